@@ -1,0 +1,37 @@
+# The commands people, hooks and CI share. Every process runs in UTC (Feast's SQLite store
+# writes local time).
+export TZ := UTC
+export PYTHONWARNINGS := ignore::DeprecationWarning
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: install run pipeline train serve test lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install pipeline train serve
+
+pipeline: install
+	$(PY) -m pipelines run
+
+train: install
+	$(PY) -m training train
+
+serve: install
+	$(PY) -m serving --port $(PORT)
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf data
