@@ -21,15 +21,21 @@ OFFLINE = Path(__file__).resolve().parent.parent / "data" / "offline"
 OWNER = "flights-platform@example.com"
 
 aircraft = Entity(
-    name="aircraft", join_keys=["tailnum"], value_type=ValueType.STRING,
+    name="aircraft",
+    join_keys=["tailnum"],
+    value_type=ValueType.STRING,
     description="An aircraft, by its tail number.",
 )
 carrier = Entity(
-    name="carrier", join_keys=["carrier"], value_type=ValueType.STRING,
+    name="carrier",
+    join_keys=["carrier"],
+    value_type=ValueType.STRING,
     description="An airline, by its two-letter carrier code.",
 )
 origin = Entity(
-    name="origin", join_keys=["origin"], value_type=ValueType.STRING,
+    name="origin",
+    join_keys=["origin"],
+    value_type=ValueType.STRING,
     description="A New York departure airport (EWR, JFK, LGA), by its FAA code.",
 )
 
@@ -86,8 +92,15 @@ origin_weather = FeatureView(
     schema=[
         Field(name=name, dtype=Float64)
         for name in (
-            "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
-            "pressure", "visib",
+            "temp",
+            "dewp",
+            "humid",
+            "wind_dir",
+            "wind_speed",
+            "wind_gust",
+            "precip",
+            "pressure",
+            "visib",
         )
     ],
     source=_source("origin_weather"),
@@ -118,7 +131,7 @@ flight_request = RequestSource(
         Field(name="dep_month", dtype=Int64),
         Field(name="distance_miles", dtype=Float64),
     ],
-    description="Schedule features from the request: local hour, weekday (Monday 0), month, distance.",
+    description="Request-time schedule features: local hour, weekday (Monday 0), month, distance.",
     owner=OWNER,
     tags={"entity": "flight", "kind": "request-time"},
 )

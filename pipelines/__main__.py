@@ -5,7 +5,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from pipelines import ingest, jobs, materialize, validate
+import polars as pl
+
+from pipelines import ingest, jobs, materialize, parity, validate
 from pipelines.errors import PipelineError
 from pipelines.settings import PipelineSettings
 from pipelines.tables import package_data_dir
@@ -37,7 +39,16 @@ def run_apply(s: PipelineSettings) -> str:
 def run_materialize(s: PipelineSettings) -> str:
     end = materialize.watermark(s.offline)
     materialize.materialize(s.feature_repo, end)
-    return f"online store filled up to {end.isoformat()}"
+    flights = pl.read_parquet(s.offline / "flights.parquet")
+    keys = parity.entity_keys(flights, sample=s.parity_sample)
+    mismatches = parity.compare(materialize.open_store(s.feature_repo), keys, end)
+    if mismatches:
+        shown = "; ".join(
+            f"{m.entity} {m.feature}: online {m.online} != offline {m.offline}"
+            for m in mismatches[:5]
+        )
+        raise PipelineError(f"online store differs from offline at {end.isoformat()}: {shown}")
+    return f"online store filled up to {end.isoformat()}; parity checked on {keys.height} entities"
 
 
 STAGES: dict[str, Callable[[PipelineSettings], str]] = {

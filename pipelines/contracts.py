@@ -19,10 +19,14 @@ class Flights(pa.DataFrameModel):
     day: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 31})
     dep_time: Series[int] = pa.Field(nullable=True, in_range={"min_value": 1, "max_value": 2400})
     sched_dep_time: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 2359})
-    dep_delay: Series[int] = pa.Field(nullable=True, in_range={"min_value": -120, "max_value": 2000})
+    dep_delay: Series[int] = pa.Field(
+        nullable=True, in_range={"min_value": -120, "max_value": 2000}
+    )
     arr_time: Series[int] = pa.Field(nullable=True, in_range={"min_value": 1, "max_value": 2400})
     sched_arr_time: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 2359})
-    arr_delay: Series[int] = pa.Field(nullable=True, in_range={"min_value": -120, "max_value": 2000})
+    arr_delay: Series[int] = pa.Field(
+        nullable=True, in_range={"min_value": -120, "max_value": 2000}
+    )
     carrier: Series[str] = pa.Field(str_length={"min_value": 2, "max_value": 3})
     flight: Series[int] = pa.Field(ge=1)
     tailnum: Series[str] = pa.Field(nullable=True, str_length={"min_value": 2, "max_value": 8})
@@ -39,7 +43,9 @@ class Flights(pa.DataFrameModel):
 
     @pa.dataframe_check(error="arrival delay without a departure")
     def departed_before_arriving(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("dep_time").is_not_null() | pl.col("arr_delay").is_null())
+        return data.lazyframe.select(
+            pl.col("dep_time").is_not_null() | pl.col("arr_delay").is_null()
+        )
 
     @pa.dataframe_check(error="scheduled hour and minute disagree with sched_dep_time")
     def schedule_consistent(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -61,7 +67,9 @@ class Weather(pa.DataFrameModel):
     wind_speed: Series[float] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 150})
     wind_gust: Series[float] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 150})
     precip: Series[float] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 10})
-    pressure: Series[float] = pa.Field(nullable=True, in_range={"min_value": 900, "max_value": 1100})
+    pressure: Series[float] = pa.Field(
+        nullable=True, in_range={"min_value": 900, "max_value": 1100}
+    )
     visib: Series[float] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 100})
     time_hour: Series[pl.Datetime("us", "UTC")]  # type: ignore[valid-type]
 

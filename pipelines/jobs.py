@@ -3,6 +3,7 @@
 import polars as pl
 
 from pipelines import transform
+from pipelines.errors import PipelineError
 from pipelines.materialize import WATERMARK
 from pipelines.settings import PipelineSettings
 from pipelines.storage import scan_zone, write_json, write_parquet
@@ -14,6 +15,12 @@ def build_features(settings: PipelineSettings) -> dict[str, int]:
     flights = scan_zone(settings.validated, "flights")
     weather = scan_zone(settings.validated, "weather")
     outcomes = transform.flight_outcomes(flights, airports).collect()
+    unplaced = outcomes.filter(pl.col("known_at").is_null())["dest"].unique().sort().to_list()
+    if unplaced:
+        raise PipelineError(
+            f"no time zone for destination(s) {', '.join(unplaced)}: add them to the airports "
+            "table (or to pipelines.transform.MISSING_TZONES)"
+        )
     tables = {
         "flights": outcomes.sort("scheduled_departure", "carrier", "flight"),
         "aircraft_history": transform.aircraft_history(outcomes.lazy()).collect(),

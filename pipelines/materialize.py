@@ -43,15 +43,19 @@ def watermark(offline: Path) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
+def open_store(repo: Path):
+    from feast import FeatureStore  # costs seconds: only where needed
+
+    return FeatureStore(repo_path=str(repo))
+
+
 def materialize(repo: Path, end: datetime) -> None:
     """Incremental from each view's last run; a view never materialized starts at end - ttl.
 
     Feast would start a first run at now - ttl, which for replayed data is after `end`; and
     rows older than end - ttl are already outside the ttl at `end`, so they are not loaded.
     """
-    from feast import FeatureStore  # costs seconds: only where needed
-
-    store = FeatureStore(repo_path=str(repo))
+    store = open_store(repo)
     fresh = [fv for fv in store.list_feature_views() if fv.most_recent_end_time is None]
     for view in fresh:
         store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])

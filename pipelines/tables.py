@@ -95,6 +95,4 @@ def partition_of(table: Table) -> pl.Expr:
     """The partition label of each row: `2013-01` for monthly tables, `all` otherwise."""
     if not table.monthly:
         return pl.lit("all")
-    return pl.format(
-        "{}-{}", pl.col("year"), pl.col("month").cast(pl.String).str.zfill(2)
-    )
+    return pl.format("{}-{}", pl.col("year"), pl.col("month").cast(pl.String).str.zfill(2))

@@ -33,8 +33,9 @@ def _local_to_utc(naive: pl.Expr, zone: pl.Expr, zones: list[str]) -> pl.Expr:
     """Interpret a naive local datetime in a per-row IANA zone and convert it to UTC."""
     by_zone = [
         pl.when(zone == z).then(
-            naive.dt.replace_time_zone(z, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
+            naive.dt.replace_time_zone(
+                z, ambiguous="earliest", non_existent="null"
+            ).dt.convert_time_zone("UTC")
         )
         for z in zones
     ]
@@ -43,15 +44,19 @@ def _local_to_utc(naive: pl.Expr, zone: pl.Expr, zones: list[str]) -> pl.Expr:
 
 def flight_outcomes(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFrame:
     """One row per flight: schedule in UTC, prediction time, outcome, and when it became known."""
-    zones = airports.select("faa", "tzone").vstack(
-        pl.DataFrame({"faa": list(MISSING_TZONES), "tzone": list(MISSING_TZONES.values())})
-    ).unique("faa", keep="first")
+    zones = (
+        airports.select("faa", "tzone")
+        .vstack(pl.DataFrame({"faa": list(MISSING_TZONES), "tzone": list(MISSING_TZONES.values())}))
+        .unique("faa", keep="first")
+    )
     zone_names = sorted(z for z in zones["tzone"].unique().to_list() if z)
     sched_arr_local = pl.datetime(
         "year", "month", "day", pl.col("sched_arr_time") // 100, pl.col("sched_arr_time") % 100
     )
     return (
-        flights.join(zones.lazy().rename({"faa": "dest", "tzone": "dest_tzone"}), on="dest", how="left")
+        flights.join(
+            zones.lazy().rename({"faa": "dest", "tzone": "dest_tzone"}), on="dest", how="left"
+        )
         .with_columns(scheduled_departure=pl.col("time_hour") + _minutes("minute"))
         .with_columns(sched_arr=_local_to_utc(sched_arr_local, pl.col("dest_tzone"), zone_names))
         .with_columns(  # an arrival that reads earlier than the departure lands the next day
@@ -73,8 +78,19 @@ def flight_outcomes(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFra
             prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD,
         )
         .select(
-            "carrier", "flight", "tailnum", "origin", "dest", "distance", "scheduled_departure",
-            "prediction_time", "known_at", "arr_delay", "cancelled", "diverted", "late",
+            "carrier",
+            "flight",
+            "tailnum",
+            "origin",
+            "dest",
+            "distance",
+            "scheduled_departure",
+            "prediction_time",
+            "known_at",
+            "arr_delay",
+            "cancelled",
+            "diverted",
+            "late",
         )
     )
 
@@ -91,7 +107,8 @@ def window_aggregates(
     """
     cols = ["n", *measures]
     per_time = events.group_by(key, "known_at").agg(
-        pl.len().cast(pl.Int64).alias("n"), *(e.sum().cast(pl.Int64).alias(m) for m, e in measures.items())
+        pl.len().cast(pl.Int64).alias("n"),
+        *(e.sum().cast(pl.Int64).alias(m) for m, e in measures.items()),
     )
     cumulative = per_time.sort(key, "known_at").with_columns(pl.col(cols).cum_sum().over(key))
     shifts = [timedelta(0), *windows.values()]
@@ -107,14 +124,18 @@ def window_aggregates(
         before = moments.with_columns(edge=pl.col("event_timestamp") - width).join_asof(
             cumulative, left_on="edge", right_on="known_at", by=key, strategy="backward"
         )
-        at = at.join(
-            before.select(
-                key, "event_timestamp", *(pl.col(c).fill_null(0).alias(f"_before_{c}") for c in cols)
-            ),
-            on=[key, "event_timestamp"],
-        ).with_columns(
-            (pl.col(c) - pl.col(f"_before_{c}")).alias(f"{c}_{name}") for c in cols
-        ).drop(f"_before_{c}" for c in cols)
+        at = (
+            at.join(
+                before.select(
+                    key,
+                    "event_timestamp",
+                    *(pl.col(c).fill_null(0).alias(f"_before_{c}") for c in cols),
+                ),
+                on=[key, "event_timestamp"],
+            )
+            .with_columns((pl.col(c) - pl.col(f"_before_{c}")).alias(f"{c}_{name}") for c in cols)
+            .drop(f"_before_{c}" for c in cols)
+        )
     return at.select(
         key, "event_timestamp", *(f"{c}_{name}" for name in windows for c in cols)
     ).sort(key, "event_timestamp")
@@ -126,14 +147,26 @@ def _ratio(num: str, den: str) -> pl.Expr:
 
 AIRCRAFT_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 CARRIER_WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30)}
-WEATHER_FEATURES = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
+WEATHER_FEATURES = [
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+]
 
 
 def aircraft_history(outcomes: pl.LazyFrame) -> pl.LazyFrame:
     """Per aircraft: flights landed, mean arrival delay and share late, over 24 h and 7 days."""
     landed = outcomes.filter(pl.col("tailnum").is_not_null() & pl.col("arr_delay").is_not_null())
     sums = window_aggregates(
-        landed, "tailnum", AIRCRAFT_WINDOWS,
+        landed,
+        "tailnum",
+        AIRCRAFT_WINDOWS,
         {"delay": pl.col("arr_delay"), "late": pl.col("arr_delay") > LATE_MINUTES},
     )
     return sums.select(
@@ -154,7 +187,9 @@ def aircraft_history(outcomes: pl.LazyFrame) -> pl.LazyFrame:
 def carrier_performance(outcomes: pl.LazyFrame) -> pl.LazyFrame:
     """Per carrier: flights with a known outcome, on-time and cancellation rates, 7 and 30 days."""
     sums = window_aggregates(
-        outcomes, "carrier", CARRIER_WINDOWS,
+        outcomes,
+        "carrier",
+        CARRIER_WINDOWS,
         {"on_time": ~pl.col("late"), "cancelled": pl.col("cancelled")},
     )
     return sums.select(

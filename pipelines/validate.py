@@ -34,7 +34,11 @@ class Validated:
 
     @property
     def rows_in(self) -> int:
-        return self.valid.height + self.quarantined[ROW].n_unique() if self.quarantined.height else self.valid.height
+        return (
+            self.valid.height + self.quarantined[ROW].n_unique()
+            if self.quarantined.height
+            else self.valid.height
+        )
 
 
 def _reasons(rows: pl.DataFrame, rule: str, column: str, value: pl.Expr) -> pl.DataFrame:
@@ -62,7 +66,9 @@ def contract_failures(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
                 f"column {c!r}: {check} (found {case})"
                 for c, check, case in whole.select("column", "check", "failure_case").iter_rows()
             )
-            raise ContractError(f"{table.name}: the batch breaks its contract: {problems}") from None
+            raise ContractError(
+                f"{table.name}: the batch breaks its contract: {problems}"
+            ) from None
         return cases.select(
             pl.col("index").cast(pl.UInt32).alias(ROW),
             rule=pl.col("check"),
@@ -78,8 +84,12 @@ def reference_failures(
     failures = []
     for column, other, other_column in REFERENCES.get(table.name, []):
         known = references[other][other_column]
-        missing = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode()))
-        failures.append(_reasons(missing, f"exists_in({other}.{other_column})", column, pl.col(column)))
+        missing = frame.filter(
+            pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode())
+        )
+        failures.append(
+            _reasons(missing, f"exists_in({other}.{other_column})", column, pl.col(column))
+        )
     return failures
 
 

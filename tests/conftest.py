@@ -18,7 +18,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "flights_jan"
 
 def new_platform(base: Path, source: Path = FIXTURE) -> PipelineSettings:
     """A copy of the feature repo under `base`, its data zones beside it, nothing run yet."""
-    shutil.copytree(ROOT / "feature_repo", base / "feature_repo", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "feature_repo", base / "feature_repo", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return PipelineSettings(feature_repo=base / "feature_repo", source_dir=source)
 
 

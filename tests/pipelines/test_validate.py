@@ -1,0 +1,78 @@
+"""Validation: bad rows are quarantined with their rule, counts always reconcile."""
+
+import polars as pl
+import pytest
+
+from pipelines.errors import ContractError
+from pipelines.ingest import read_source
+from pipelines.tables import AIRLINES, AIRPORTS, FLIGHTS, WEATHER
+from pipelines.validate import ROW, check_share, validate, validate_frame
+from tests.conftest import FIXTURE
+
+
+@pytest.fixture(scope="module")
+def references() -> dict[str, pl.DataFrame]:
+    return {t.name: read_source(t, FIXTURE / t.file) for t in (AIRLINES, AIRPORTS)}
+
+
+@pytest.fixture(scope="module")
+def flights() -> pl.DataFrame:
+    return read_source(FLIGHTS, FIXTURE / FLIGHTS.file)
+
+
+def test_clean_real_rows_all_pass(flights: pl.DataFrame, references: dict) -> None:
+    result = validate_frame(flights, FLIGHTS, references)
+    assert result.valid.height == flights.height
+    assert result.quarantined.is_empty()
+
+
+def test_cancelled_flights_without_times_are_valid(flights: pl.DataFrame, references: dict) -> None:
+    cancelled = flights.filter(pl.col("dep_time").is_null())
+    assert cancelled.height > 0
+    assert validate_frame(cancelled, FLIGHTS, references).valid.height == cancelled.height
+
+
+def test_bad_rows_are_quarantined_with_rule_column_and_value(
+    flights: pl.DataFrame, references: dict
+) -> None:
+    bad = flights.head(4).with_columns(
+        distance=pl.Series([-5, 100, 100, 100]),
+        carrier=pl.Series(["UA", "ZZ", "UA", "UA"]),
+        minute=pl.Series([0, 0, 75, 0]),
+    )
+    batch = pl.concat([flights, bad.slice(0, 3), flights.head(1)])  # last one: a duplicate key
+    result = validate_frame(batch, FLIGHTS, references)
+    reasons = {
+        (r["rule"], r["column"], r["value"]) for r in result.quarantined.iter_rows(named=True)
+    }
+    assert ("in_range(1, 6000)", "distance", "-5") in reasons
+    assert ("exists_in(airlines.carrier)", "carrier", "ZZ") in reasons
+    assert ("in_range(0, 59)", "minute", "75") in reasons
+    assert any(rule == "duplicate_key" for rule, _, _ in reasons)
+    assert result.valid.height + result.quarantined[ROW].n_unique() == batch.height
+    assert result.valid.height == flights.height  # the first copy of a key is kept
+
+
+def test_a_missing_column_rejects_the_batch_naming_it(
+    flights: pl.DataFrame, references: dict
+) -> None:
+    with pytest.raises(ContractError, match="distance"):
+        validate_frame(flights.drop("distance"), FLIGHTS, references)
+
+
+def test_too_many_bad_rows_reject_the_batch(references: dict) -> None:
+    weather = read_source(WEATHER, FIXTURE / WEATHER.file)
+    broken = weather.with_columns(humid=pl.lit(150.0))
+    with pytest.raises(ContractError, match="humid|in_range"):
+        check_share(validate_frame(broken, WEATHER, references), max_bad_share=0.05)
+
+
+def test_a_rejected_batch_leaves_the_validated_zone_as_it_was(tmp_path, fresh_platform) -> None:
+    from tests.conftest import run_stages
+
+    run_stages(fresh_platform, "ingest", "validate")
+    zone = fresh_platform.validated
+    before = {p: p.read_bytes() for p in zone.rglob("*.parquet")}
+    with pytest.raises(ContractError):
+        validate(fresh_platform.raw, zone, fresh_platform.quarantine, max_bad_share=-1.0)
+    assert {p: p.read_bytes() for p in zone.rglob("*.parquet")} == before
