@@ -25,6 +25,8 @@ train: install
 	$(PY) -m training train
 
 serve: install
+	@echo "Serving on http://localhost:$(PORT) (Ctrl-C stops). Try:"
+	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T15:00:00Z\", \"distance\": 1400}'"
 	$(PY) -m serving --port $(PORT)
 
 test: install

@@ -1,0 +1,20 @@
+"""The server's errors. Each message says what is wrong and how to fix it.
+
+    ServingError
+    ├── ModelNotFoundError    no model version carries the alias (nothing to serve)
+    └── ModelContractError    the model's tags don't match the feature repo's FeatureService
+
+Both are raised while the app starts, so a misconfigured server never answers a request.
+"""
+
+
+class ServingError(Exception):
+    """Base of every error the server raises on purpose."""
+
+
+class ModelNotFoundError(ServingError):
+    pass
+
+
+class ModelContractError(ServingError):
+    pass

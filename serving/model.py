@@ -1,0 +1,98 @@
+"""Load the champion model from the MLflow registry, with the contract it was trained on."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.errors import ModelContractError, ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A registered model version and the features it expects, in the order it expects them."""
+
+    name: str
+    version: str
+    feature_service: str
+    feature_names: list[str]
+    estimator: Any
+
+    def frame(self, values: Mapping[str, Any]) -> pd.DataFrame:
+        """One row, columns exactly `feature_names`, floats with NaN for missing values."""
+        row = [_as_float(values.get(name)) for name in self.feature_names]
+        return pd.DataFrame([row], columns=self.feature_names, dtype="float64")
+
+    def predict(self, values: Mapping[str, Any]) -> float:
+        return float(self.estimator.predict_proba(self.frame(values))[0, 1])
+
+
+def _as_float(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
+def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
+    """The version `name@alias` and its estimator; raises ModelNotFoundError if there is none."""
+    import mlflow  # costs seconds: only when the server starts
+
+    _require_sqlite_file(tracking_uri, name, alias)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = _version_by_alias(client, tracking_uri, name, alias)
+    service, features = _contract(version.tags, f"{name} version {version.version}")
+    # By number, not alias: the version we report is the version we run, even if the alias
+    # moves meanwhile. From its artifact URI, because `load_model("models:/...")` resolves
+    # names against MLflow's process-wide registry URI rather than this one.
+    estimator = mlflow.sklearn.load_model(
+        client.get_model_version_download_uri(name, version.version)
+    )
+    return Champion(name, str(version.version), service, features, estimator)
+
+
+def _require_sqlite_file(tracking_uri: str, name: str, alias: str) -> None:
+    # MLflow would create an empty database at a missing path; serving only reads.
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    path = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"no MLflow store at {path}, so no model {name}@{alias}: train and promote one "
+            "(`python -m training train`) or point MLFLOW_TRACKING_URI at the store that has it"
+        )
+
+
+def _version_by_alias(client: Any, tracking_uri: str, name: str, alias: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        # MLflow answers an unknown model with RESOURCE_DOES_NOT_EXIST and an unknown alias
+        # with INVALID_PARAMETER_VALUE; anything else (say, an unreachable store) is not ours.
+        if exc.error_code not in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            raise
+        raise ModelNotFoundError(
+            f"no version of model {name!r} has alias {alias!r} in {tracking_uri} "
+            f"({exc.message}): train and promote one (`python -m training train`), "
+            "or choose another alias with FLIGHTS_MODEL_ALIAS"
+        ) from exc
+
+
+def _contract(tags: Mapping[str, str], which: str) -> tuple[str, list[str]]:
+    """The FeatureService and feature names the version was trained on, from its tags."""
+    missing = {"feature_service", "feature_names"} - set(tags)
+    if missing:
+        raise ModelContractError(
+            f"model {which} lacks the tag(s) {sorted(missing)}: register it with the "
+            "FeatureService name and the JSON list of feature names it was trained on"
+        )
+    try:
+        names = json.loads(tags["feature_names"])
+    except json.JSONDecodeError as exc:
+        raise ModelContractError(f"model {which}: tag feature_names is not JSON ({exc})") from exc
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise ModelContractError(f"model {which}: tag feature_names must be a list of strings")
+    return tags["feature_service"], names

@@ -1,0 +1,39 @@
+"""`python -m serving` and its settings: flags over environment over defaults."""
+
+import pytest
+
+from serving import __main__ as cli
+from serving.settings import ServingSettings
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What uvicorn.run was called with (it is not actually started)."""
+    calls: dict = {}
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs, app=app))
+    return calls
+
+
+def test_it_listens_on_port_8000_by_default(served) -> None:
+    cli.main([])
+    assert served["port"] == 8000 and served["host"] == "127.0.0.1"
+
+
+def test_flags_choose_host_and_port(served) -> None:
+    cli.main(["--host", "0.0.0.0", "--port", "8001"])
+    assert (served["host"], served["port"]) == ("0.0.0.0", 8001)
+
+
+def test_settings_come_from_flights_env_vars(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("FLIGHTS_FEATURE_REPO", str(tmp_path / "repo"))
+    monkeypatch.setenv("FLIGHTS_MODEL_ALIAS", "challenger")
+    monkeypatch.setenv("FLIGHTS_PORT", "9000")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = ServingSettings()
+    assert (settings.model_alias, settings.port) == ("challenger", 9000)
+    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
+def test_the_tracking_uri_is_mlflows_own_variable(monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert ServingSettings().tracking_uri == "http://mlflow:5000"

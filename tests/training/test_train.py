@@ -1,0 +1,102 @@
+"""Training: time split, model vs baseline, the MLflow run and the champion serving loads."""
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.errors import SplitError
+from training.labels import LABEL, TIMESTAMP
+from training.settings import TrainingSettings
+from training.train import Baseline, TrainingResult, fit_and_evaluate, split_by_time
+
+METRICS = ["roc_auc", "log_loss", "brier"]
+
+
+def _mlflow(settings: TrainingSettings):
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    return mlflow, mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def test_split_is_by_prediction_time_with_closed_starts():
+    at = pd.to_datetime(
+        ["2013-01-04 23:59", "2013-01-05 00:00", "2013-01-05 12:00", "2013-01-06 00:00"], utc=True
+    )
+    frame = pd.DataFrame({TIMESTAMP: at, LABEL: [0, 1, 0, 1]})
+    with pytest.raises(SplitError):  # single-outcome parts are refused...
+        split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2013, 1, 6, tzinfo=UTC))
+    frame = pd.concat([frame, frame.assign(**{LABEL: 1 - frame[LABEL]})])
+    split = split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2013, 1, 6, tzinfo=UTC))
+    assert (split.train[TIMESTAMP] < "2013-01-05").all() and len(split.train) == 2
+    assert len(split.validation) == 4 and len(split.test) == 2  # ...the boundaries are not
+
+
+def test_an_empty_split_says_which_setting_to_move(frame: pd.DataFrame):
+    with pytest.raises(SplitError, match="test split holds 0 rows.*FLIGHTS_TEST_START"):
+        split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2014, 1, 1, tzinfo=UTC))
+
+
+def test_baseline_is_the_carriers_training_rate_else_overall():
+    train = pd.DataFrame({"carrier": ["AA", "AA", "UA", "UA"], LABEL: [1, 0, 1, 1]})
+    baseline = Baseline.fit(train)
+    predicted = baseline.predict(pd.Series(["AA", "UA", "ZZ"]))
+    np.testing.assert_allclose(predicted, [0.5, 1.0, 0.75])
+
+
+def test_same_data_and_seed_give_the_same_metrics(
+    frame: pd.DataFrame, schema: dict[str, str], settings: TrainingSettings, trained: TrainingResult
+):
+    again = fit_and_evaluate(frame, list(schema), settings)
+    assert again.metrics == fit_and_evaluate(frame, list(schema), settings).metrics
+    assert again.metrics == trained.metrics
+
+
+def test_metrics_cover_model_and_baseline(trained: TrainingResult):
+    for prefix in ("test", "baseline_test", "validation"):
+        for name in METRICS:
+            assert np.isfinite(trained.metrics[f"{prefix}_{name}"])
+    assert 0 <= trained.metrics["test_roc_auc"] <= 1
+
+
+def test_run_records_params_metrics_and_feature_schema(
+    settings: TrainingSettings, trained: TrainingResult, schema: dict[str, str]
+):
+    mlflow, client = _mlflow(settings)
+    run = client.get_run(trained.run_id)
+    assert run.data.tags["feature_service"] == "flight_delay_v1"
+    assert run.data.params["feature_service"] == "flight_delay_v1"
+    assert run.data.params["train_until"] == "2013-01-05T00:00:00+00:00"
+    assert run.data.metrics["baseline_test_brier"] == trained.metrics["baseline_test_brier"]
+    logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/feature_schema.json")
+    assert logged == {"feature_service": "flight_delay_v1", "features": schema}
+    assert run.info.artifact_uri.startswith((settings.mlflow_dir / "artifacts").as_uri())
+
+
+def test_version_is_champion_and_carries_its_contract(
+    settings: TrainingSettings, trained: TrainingResult, schema: dict[str, str]
+):
+    _, client = _mlflow(settings)
+    version = client.get_model_version_by_alias("flight_delay", "champion")
+    assert str(version.version) == trained.version
+    assert version.tags["feature_service"] == "flight_delay_v1"
+    assert json.loads(version.tags["feature_names"]) == list(schema) == trained.feature_names
+    assert json.loads(version.tags["feature_types"]) == schema
+
+
+def test_champion_predicts_probabilities_on_the_feature_columns(
+    settings: TrainingSettings, trained: TrainingResult, frame: pd.DataFrame
+):
+    mlflow, client = _mlflow(settings)
+    version = client.get_model_version_by_alias("flight_delay", "champion")
+    names = json.loads(version.tags["feature_names"])
+    model = mlflow.sklearn.load_model("models:/flight_delay@champion")
+    p = model.predict_proba(frame[names].astype("float64"))[:, 1]
+    assert p.shape == (len(frame),)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert list(model.feature_names_in_) == names
+    missing = pd.DataFrame([[np.nan] * len(names)], columns=names)  # NaN-native: nothing known
+    assert 0 <= model.predict_proba(missing)[0, 1] <= 1

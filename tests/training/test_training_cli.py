@@ -1,0 +1,63 @@
+"""`python -m training train`: one line per step, or one clear line saying what is missing."""
+
+import pytest
+
+from pipelines import __main__ as pipeline_cli
+from pipelines.settings import PipelineSettings
+from training.__main__ import main
+
+STEPS = ["labels", "frame", "split", "fit", "metrics", "mlflow", "registry"]
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "WARNING")  # main sets it; undone after
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings) -> None:
+    monkeypatch.setenv("FLIGHTS_FEATURE_REPO", str(platform.feature_repo))
+
+
+def test_missing_offline_store_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, fresh_platform: PipelineSettings, capsys
+):
+    _use(monkeypatch, fresh_platform)
+    assert main(["train"]) == 1
+    err = capsys.readouterr().err
+    assert "no offline flights table" in err and "python -m pipelines run" in err
+    assert "Traceback" not in err
+
+
+def test_missing_registry_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, fresh_platform: PipelineSettings, capsys
+):
+    for stage in ("ingest", "validate", "transform"):  # an offline store, never applied
+        pipeline_cli.STAGES[stage](fresh_platform)
+    _use(monkeypatch, fresh_platform)
+    assert main(["train"]) == 1
+    err = capsys.readouterr().err
+    assert "no Feast registry" in err and "python -m pipelines apply" in err
+    assert "Traceback" not in err
+
+
+def test_bad_split_dates_are_refused_before_any_work(monkeypatch: pytest.MonkeyPatch, capsys):
+    monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-12-01")
+    assert main(["train"]) == 2
+    assert "validation_start must be before test_start" in capsys.readouterr().err
+
+
+def test_train_prints_one_line_per_step(
+    monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings, capsys
+):
+    _use(monkeypatch, platform)
+    monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-01-05")
+    monkeypatch.setenv("FLIGHTS_TEST_START", "2013-01-06")
+    # its own model and experiment, so the champion other tests check stays theirs
+    monkeypatch.setenv("FLIGHTS_MODEL_NAME", "flight_delay_cli")
+    monkeypatch.setenv("FLIGHTS_EXPERIMENT", "flight_delay_cli")
+    assert main(["train"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("]")[0].lstrip("[") for line in lines] == STEPS
+    assert "367 rows x 25 features of flight_delay_v1" in lines[1]
+    assert "flight_delay_cli version 1 is now @champion" in lines[-1]

@@ -1,0 +1,72 @@
+"""What training reads, how it splits time, and where MLflow keeps runs and models."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TrainingSettings(BaseSettings):
+    """Read from `FLIGHTS_*` environment variables (MLflow's URI from `MLFLOW_TRACKING_URI`).
+
+    Rows are split by prediction time: train < validation_start <= validation < test_start
+    <= test. Dates without a zone are UTC. Nothing here touches the disk: the MLflow folder is
+    created when a run is logged.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FLIGHTS_")
+
+    feature_repo: Path = ROOT / "feature_repo"
+    feature_service: str = "flight_delay_v1"
+    model_name: str = "flight_delay"
+    model_alias: str = "champion"
+    experiment: str = "flight_delay"
+    validation_start: datetime = datetime(2013, 9, 1, tzinfo=UTC)
+    test_start: datetime = datetime(2013, 11, 1, tzinfo=UTC)
+    seed: int = 42
+    # Feast's DuckDB point-in-time join holds every candidate feature row of every entity row
+    # in memory at once; chunks of entity rows keep that bounded on the full year.
+    frame_chunk_rows: int = Field(default=5000, gt=0)
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("mlflow_tracking_uri", "MLFLOW_TRACKING_URI")
+    )
+
+    @field_validator("validation_start", "test_start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TrainingSettings":
+        if self.validation_start >= self.test_start:
+            raise ValueError("validation_start must be before test_start")
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        # Beside the feature repo, where `feature_store.yaml` puts the registry and stores.
+        return self.feature_repo.resolve().parent / "data"
+
+    @property
+    def flights_table(self) -> Path:
+        return self.data_dir / "offline" / "flights.parquet"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.data_dir / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Artifacts beside the SQLite store; a tracking server given by URI keeps its own."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.mlflow_dir / "artifacts").as_uri()
