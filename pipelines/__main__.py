@@ -1,30 +1,55 @@
-"""`python -m pipelines [ingest|validate|transform|apply|materialize|run]`"""
+"""`python -m pipelines STAGE`: ingest [--landing DIR], validate [--full], transform, apply,
+materialize, or run (all five)."""
 
 import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 
 from pipelines import ingest, jobs, materialize, parity, validate
-from pipelines.errors import PipelineError
+from pipelines.errors import IngestError, PipelineError
 from pipelines.settings import PipelineSettings
 from pipelines.tables import package_data_dir
 
 
-def run_ingest(s: PipelineSettings) -> str:
-    results = ingest.ingest(s.source_dir or package_data_dir(), s.raw)
-    return ", ".join(
-        f"{r.table}: {'already ingested' if r.skipped else f'{r.rows} rows'}" for r in results
-    )
+def run_ingest(s: PipelineSettings, landing: Path | None = None, progress: bool = False) -> str:
+    """Ingest the landing folder (default: FLIGHTS_SOURCE_DIR, else the package's tables)."""
+    folder = landing or s.source_dir or package_data_dir()
+    results = ingest.ingest(folder, s.raw, progress=progress)
+    for r in results:
+        if r.outcome != "ingested":
+            print(f"  {r.file}: {r.outcome}: {r.message}", file=sys.stderr)
+        elif r.late_months:
+            print(f"  {r.file}: late data for {', '.join(r.late_months)}", file=sys.stderr)
+    rejected = [r for r in results if r.outcome == "rejected"]
+    if rejected:
+        raise IngestError(
+            f"{len(rejected)} file(s) rejected (recorded in {s.raw / '_manifest.json'}): "
+            + "; ".join(r.message for r in rejected)
+        )
+    return ", ".join(f"{r.file}: {_said(r)}" for r in results)
 
 
-def run_validate(s: PipelineSettings) -> str:
-    summary = validate.validate(s.raw, s.validated, s.quarantine, s.max_bad_share)
-    return ", ".join(
-        f"{t}: {v['validated']} valid + {v['quarantined']} quarantined" for t, v in summary.items()
+def _said(r: ingest.IngestResult) -> str:
+    return f"{r.rows} rows" if r.outcome == "ingested" else r.outcome
+
+
+def run_validate(s: PipelineSettings, full: bool = False) -> str:
+    done = validate.validate(
+        s.raw, s.validated, s.quarantine, s.max_bad_share, s.horizon_days, s.reports, full
     )
+    for name, page in done.reports.items():
+        print(f"  report {name}: {page}", file=sys.stderr)
+    said = [
+        f"{t}: {v['validated']} valid + {v['quarantined']} quarantined"
+        if v["months"]
+        else f"{t}: unchanged"
+        for t, v in done.summary().items()
+    ]
+    return ", ".join(said)
 
 
 def run_transform(s: PipelineSettings) -> str:
@@ -63,13 +88,21 @@ STAGES: dict[str, Callable[[PipelineSettings], str]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     parser.add_argument("stage", choices=[*STAGES, "run"], help="one stage, or `run` for all")
+    parser.add_argument("--landing", type=Path, help="ingest: the drop folder to ingest")
+    parser.add_argument(
+        "--full", action="store_true", help="validate: all months, not only changes"
+    )
     args = parser.parse_args(argv)
     settings = PipelineSettings()
     stages = list(STAGES) if args.stage == "run" else [args.stage]
+    options = {
+        "ingest": {"landing": args.landing, "progress": sys.stderr.isatty()},
+        "validate": {"full": args.full},
+    }
     for name in stages:
         started = time.perf_counter()
         try:
-            said = STAGES[name](settings)
+            said = STAGES[name](settings, **options.get(name, {}))  # type: ignore[call-arg]
         except (PipelineError, FileNotFoundError) as exc:
             print(f"[{name}] failed: {exc}", file=sys.stderr)
             return 1

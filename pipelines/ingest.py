@@ -1,21 +1,35 @@
-"""Ingest: copy source tables into the immutable raw zone as typed, month-partitioned Parquet.
+"""Ingest: files dropped in a landing folder -> the immutable raw zone, typed, by month.
 
-Each source file is identified by its content hash; a file already in the manifest is skipped,
-so re-running ingests nothing twice.
+A file's table comes from its name (`flights.csv.zip`, `flights_2013-05.csv`,
+`weather-fix.parquet`, ...). Each file is identified by its content hash: a hash already in the
+manifest is skipped with a message, so a second ingest of the same drop changes nothing. A
+changed file with a known name becomes a new version (see `pipelines.manifest` for which
+version wins); months that already had data are recorded as `late_months`.
+
+Per file, atomically: chunks are staged under `raw/.staging/`, then each month's Parquet file is
+renamed into `raw/<table>/month=YYYY-MM/<hash16>.parquet`, and the manifest is written last. A
+crash before that leaves files no manifest entry names: validation never reads them and the
+retry overwrites them. A file that cannot be read is recorded as `rejected` with the reason.
 """
 
+import contextlib
 import hashlib
-import io
-import zipfile
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.errors import IngestError
-from pipelines.storage import read_json, write_json, write_parquet
-from pipelines.tables import TABLES, UTC_US, Table, partition_of
+from pipelines import manifest
+from pipelines.errors import IngestError, ReconcileError
+from pipelines.readers import ColumnStats, Progress, read_chunks, table_breaks
+from pipelines.storage import write_parquet
+from pipelines.tables import TABLES, Table, partition_of
+
+SUFFIXES = (".csv", ".csv.zip", ".csv.gz", ".parquet")
+STAGING = ".staging"
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,10 @@ class IngestResult:
     table: str
     file: str
     rows: int
-    skipped: bool
+    skipped: bool = False
+    outcome: str = "ingested"  # ingested | skipped | empty | rejected | ignored
+    message: str = ""
+    late_months: tuple[str, ...] = ()
 
 
 def file_hash(path: Path) -> str:
@@ -34,68 +51,164 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def table_for(path: Path) -> Table | None:
+    """The table a file feeds, from its name: the table's name, alone or before `_`/`-`."""
+    name = path.name.lower()
+    if not name.endswith(SUFFIXES):
+        return None
+    base = name.split(".")[0]
+    return next(
+        (
+            t
+            for t in TABLES.values()
+            if base == t.name or base.startswith((f"{t.name}_", f"{t.name}-"))
+        ),
+        None,
+    )
+
+
 def read_source(table: Table, path: Path) -> pl.DataFrame:
-    """Read one CSV (optionally zipped) into the table's schema, timestamps as UTC microseconds."""
-    on_read = {n: (pl.String() if t == UTC_US else t) for n, t in table.schema.items()}
-    try:
-        data: bytes | Path = path
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(archive.namelist()[0])
-        frame = pl.read_csv(
-            io.BytesIO(data) if isinstance(data, bytes) else data,
-            schema=on_read,
-            null_values="NA",
-        )
-        stamps = [n for n, t in table.schema.items() if t == UTC_US]
-        return frame.with_columns(
-            pl.col(c).str.to_datetime(time_unit="us", time_zone="UTC") for c in stamps
-        )
-    except (pl.exceptions.PolarsError, zipfile.BadZipFile, OSError) as exc:
-        raise IngestError(f"{path.name}: cannot read it as the {table.name} table: {exc}") from exc
+    """A whole file as one typed frame (for small files and tests); `_issues` kept only if any."""
+    stats = ColumnStats()
+    chunks = []
+    for chunk in read_chunks(path, table):
+        stats.add(chunk)
+        chunks.append(chunk)
+    _raise_breaks(stats, table, path)
+    frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=table.schema)
+    if "_issues" in frame.columns and frame["_issues"].list.len().sum() == 0:
+        frame = frame.drop("_issues")
+    return frame
 
 
-def write_raw(frame: pl.DataFrame, table: Table, raw: Path, digest: str) -> list[str]:
-    """One Parquet file per partition, named by the source's hash so versions sit side by side."""
-    parts = frame.with_columns(_partition=partition_of(table)).partition_by(
-        "_partition", as_dict=True, include_key=False
-    )
-    written = []
-    for (label,), part in sorted(parts.items()):
-        write_parquet(part, raw / table.name / f"month={label}" / f"{digest[:16]}.parquet")
-        written.append(str(label))
-    return written
+def _raise_breaks(stats: ColumnStats, table: Table, path: Path) -> None:
+    breaks = table_breaks(stats, table)
+    if breaks:
+        raise IngestError(f"{path.name}: the batch cannot be read: {'; '.join(breaks)}")
 
 
-def ingest_file(table: Table, path: Path, raw: Path) -> IngestResult:
-    manifest_path = raw / "_manifest.json"
-    manifest = read_json(manifest_path, [])
+def _label(table: Table) -> pl.Expr:
+    return partition_of(table).fill_null("unknown")
+
+
+def stage(table: Table, path: Path, staging: Path, progress: bool) -> dict[str, int]:
+    """Read the file chunk by chunk into `staging/month=.../NNNNN.parquet`; rows per month."""
+    stats, rows = ColumnStats(), {}
+    chunks = read_chunks(path, table, Progress(path.name, enabled=progress))
+    for i, chunk in enumerate(chunks):
+        stats.add(chunk)
+        parts = chunk.with_columns(_p=_label(table)).partition_by("_p", as_dict=True)
+        for (label,), part in parts.items():
+            write_parquet(part.drop("_p"), staging / f"month={label}" / f"{i:05d}.parquet")
+            rows[str(label)] = rows.get(str(label), 0) + part.height
+    _raise_breaks(stats, table, path)
+    return dict(sorted(rows.items()))
+
+
+def publish(staging: Path, target: Path, version: str, rows: dict[str, int]) -> None:
+    """Each staged month -> one Parquet file: all written to temporary names, then renamed."""
+    moves = []
+    for month, expected in rows.items():
+        final = target / f"month={month}" / f"{version}.parquet"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")
+        pl.scan_parquet(sorted((staging / f"month={month}").glob("*.parquet"))).sink_parquet(tmp)
+        written = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+        if written != expected:
+            raise ReconcileError(f"{final}: {expected} rows staged but {written} written")
+        moves.append((tmp, final))
+    for tmp, final in moves:
+        os.replace(tmp, final)
+
+
+def _entry(table: Table, path: Path, digest: str, now: datetime, entries: list) -> dict:
+    versions = [e for e in entries if e["file"] == path.name and e["table"] == table.name]
+    return {
+        "table": table.name,
+        "file": path.name,
+        "sha256": digest,
+        "version": len(versions) + 1,
+        "ingested_at": now.isoformat(),
+    }
+
+
+def ingest_file(
+    table: Table, path: Path, raw: Path, now: datetime | None = None, progress: bool = False
+) -> IngestResult:
+    entries = manifest.load(raw)
     digest = file_hash(path)
-    if any(entry["sha256"] == digest for entry in manifest):
-        return IngestResult(table.name, path.name, 0, skipped=True)
-    frame = read_source(table, path)
-    partitions = write_raw(frame, table, raw, digest)
-    manifest.append(
-        {
-            "table": table.name,
-            "file": path.name,
-            "sha256": digest,
-            "rows": frame.height,
-            "partitions": partitions,
-            "ingested_at": datetime.now(UTC).isoformat(),
-            "outcome": "ingested",
-        }
+    seen = manifest.find(entries, digest)
+    if seen is not None:
+        said = f"already ingested as {seen['file']} at {seen['ingested_at']} ({seen['outcome']})"
+        return IngestResult(table.name, path.name, 0, skipped=True, outcome="skipped", message=said)
+    entry = _entry(table, path, digest, now or datetime.now(UTC), entries)
+    staging = raw / STAGING / digest[:16]
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        rows = stage(table, path, staging, progress)
+        publish(staging, raw / table.name, digest[:16], rows)
+    except IngestError as exc:
+        entry.update(rows=0, partitions={}, outcome="rejected", reason=str(exc))
+        return _record(entries, entry, raw, staging)
+    late = sorted(set(rows) & manifest.months_with_data(entries, table.name))
+    outcome = "ingested" if rows else "empty"
+    reason = "" if rows else f"{path.name}: a header and no rows; nothing to ingest"
+    entry.update(rows=sum(rows.values()), partitions=rows, late_months=late, outcome=outcome)
+    if reason:
+        entry["reason"] = reason
+    return _record(entries, entry, raw, staging)
+
+
+def _record(entries: list, entry: dict, raw: Path, staging: Path) -> IngestResult:
+    entries.append(entry)
+    manifest.save(entries, raw)  # last: a crash before this leaves the file unrecorded
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()  # only when no other file is staged
+    return IngestResult(
+        entry["table"],
+        entry["file"],
+        entry["rows"],
+        outcome=entry["outcome"],
+        message=entry.get("reason", ""),
+        late_months=tuple(entry.get("late_months", ())),
     )
-    write_json(manifest, manifest_path)  # last: a crash before this leaves the file unrecorded
-    return IngestResult(table.name, path.name, frame.height, skipped=False)
 
 
-def ingest(source_dir: Path, raw: Path) -> list[IngestResult]:
-    """Ingest every known table found in `source_dir`."""
+def landing_files(landing: Path) -> list[Path]:
+    """Files to ingest, reference tables first (validation checks references against them)."""
+    if not landing.is_dir():
+        raise IngestError(f"{landing} is not a folder: point --landing at the drop folder")
+    files = [p for p in landing.iterdir() if p.is_file() and not p.name.startswith(".")]
+    order = list(TABLES)
+    rank = {p: order.index(t.name) if (t := table_for(p)) else len(order) for p in files}
+    return sorted(files, key=lambda p: (rank[p], p.name))
+
+
+def require_tables(files: list[Path], raw: Path) -> None:
+    """Every table must come with the drop or be in the raw zone already."""
+    dropped = {t.name for p in files if (t := table_for(p))}
+    known = {e["table"] for e in manifest.load(raw) if e["outcome"] == "ingested"}
+    missing = [name for name in TABLES if name not in dropped | known]
+    if missing:
+        raise IngestError(
+            f"no {', '.join(missing)} table in the drop nor in the raw zone: add a file named "
+            f"like {TABLES[missing[0]].file} to the landing folder"
+        )
+
+
+def ingest(
+    source_dir: Path, raw: Path, now: datetime | None = None, progress: bool = False
+) -> list[IngestResult]:
+    """Ingest every file of the landing folder; files of no known table are reported, not read."""
+    files = landing_files(source_dir)
+    require_tables(files, raw)
     results = []
-    for table in TABLES.values():
-        path = source_dir / table.file
-        if not path.exists():
-            raise IngestError(f"{path} is missing: expected the {table.name} table there")
-        results.append(ingest_file(table, path, raw))
+    for path in files:
+        table = table_for(path)
+        if table is None:
+            said = f"not a table's file: name it <table>[_suffix]{{{','.join(SUFFIXES)}}}"
+            results.append(IngestResult("?", path.name, 0, outcome="ignored", message=said))
+        else:
+            results.append(ingest_file(table, path, raw, now, progress))
     return results

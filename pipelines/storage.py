@@ -35,3 +35,11 @@ def scan_zone(zone: Path, table: str) -> pl.LazyFrame:
     if not files:
         raise FileNotFoundError(f"no {table} data under {zone}: run the earlier stages first")
     return pl.scan_parquet(files)
+
+
+def write_text(text: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,295 @@
+"""Read one landing file (CSV, zipped or gzipped CSV, or Parquet) as a stream of typed chunks.
+
+A file is never loaded whole: CSV is cut into blocks at line ends, Parquet is read by record
+batch. Every column is first read as text, then cast to the table's schema. A cell that does
+not cast is kept as null in its typed column and recorded, with its column and original text,
+in the row's `_issues` list, so validation can quarantine the row with the reason. A column
+that casts nowhere (a wrong delimiter, a wrong type) is a table-level break: `ColumnStats`
+collects the counts and `table_breaks` names the column.
+
+Limits (documented, not handled): CSV fields holding a quoted newline; a separator other than
+`,` (the file is rejected with a hint naming the separator it seems to use).
+"""
+
+import csv
+import gzip
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.errors import IngestError
+from pipelines.tables import UTC_US, Table
+
+ISSUES = "_issues"
+ISSUE = pl.Struct({"rule": pl.String, "column": pl.String, "value": pl.String})
+BLOCK_BYTES = 32 << 20  # CSV bytes parsed at a time
+BATCH_ROWS = 500_000  # Parquet rows read at a time
+NULLS = ["NA", ""]
+ZONE = r"(Z|[+-]\d\d:?\d\d)\s*$"
+EXPECTED = {
+    pl.Int64(): "whole numbers (Int64)",
+    pl.Float64(): "numbers (Float64)",
+    pl.String(): "text",
+    UTC_US: "ISO-8601 timestamps with a zone, e.g. 2013-01-01T10:00:00Z",
+}
+
+
+@dataclass
+class ColumnStats:
+    """Per column: cells that held a value, and cells whose value did not cast."""
+
+    present: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    example: dict[str, str] = field(default_factory=dict)
+
+    def add(self, typed: pl.DataFrame) -> None:
+        issues = typed[ISSUES].explode().drop_nulls().struct.unnest()
+        failed = dict.fromkeys(typed.columns, 0)
+        for name, n, value in issues.group_by("column").agg(pl.len(), pl.first("value")).rows():
+            failed[name] = n
+            self.example.setdefault(name, value)
+        for name in typed.drop(ISSUES).columns:
+            self.failed[name] = self.failed.get(name, 0) + failed[name]
+            present = typed[name].is_not_null().sum() + failed[name]
+            self.present[name] = self.present.get(name, 0) + present
+
+
+def table_breaks(stats: ColumnStats, table: Table) -> list[str]:
+    """Columns in which no value casts to the contract's type: the batch cannot be read."""
+    return [
+        f"column {name!r} should hold {EXPECTED[table.schema[name]]} but none of its "
+        f"{stats.present[name]} values does (e.g. {stats.example[name]!r})"
+        for name in table.schema
+        if stats.present.get(name) and stats.failed[name] == stats.present[name]
+    ]
+
+
+def _to_int(col: pl.Expr) -> pl.Expr:
+    """Whole numbers, also when written as `1400.0` (pandas writes int columns with NA so)."""
+    as_float = col.cast(pl.Float64, strict=False)
+    whole = as_float.is_finite() & (as_float == as_float.floor())
+    return pl.coalesce(
+        col.cast(pl.Int64, strict=False), pl.when(whole).then(as_float).cast(pl.Int64)
+    )
+
+
+def _to_utc(col: pl.Expr) -> pl.Expr:
+    """ISO-8601 with `Z` or an offset, converted to UTC; a time without a zone does not cast."""
+    iso = col.str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
+    return iso.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%z", time_unit="us", time_zone="UTC", strict=False
+    )
+
+
+def _cast(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.Int64():
+        return _to_int(col).alias(name)
+    if dtype == UTC_US:
+        return _to_utc(col).alias(name)
+    return col.cast(dtype, strict=False).alias(name)
+
+
+def _issue(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A cell that did not cast: the rule it broke, its column, its text."""
+    rule = pl.lit(f"dtype({dtype})")
+    if dtype == UTC_US:  # say so when the zone is what is missing
+        rule = (
+            pl.when(pl.col(name).str.contains(ZONE)).then(rule).otherwise(pl.lit("has_time_zone"))
+        )
+    return pl.struct(rule=rule, column=pl.lit(name), value=pl.col(name))
+
+
+def type_text(text: pl.DataFrame, table: Table, truncated: pl.Series | None = None) -> pl.DataFrame:
+    """Text columns -> the table's schema plus `_issues` (one entry per cell that did not cast)."""
+    typed = text.select(_cast(n, t) for n, t in table.schema.items())
+    failed = [
+        pl.when(pl.col(n).is_not_null() & typed[n].is_null()).then(_issue(n, t))
+        for n, t in table.schema.items()
+    ]
+    issues = text.select(pl.concat_list(failed).list.drop_nulls().alias(ISSUES))[ISSUES]
+    if truncated is not None:
+        cut = pl.Series([[{"rule": "complete_row", "column": "*", "value": "row cut short"}]])
+        issues = pl.select(pl.when(truncated).then(cut.first()).otherwise(issues)).to_series()
+    return typed.with_columns(issues.cast(pl.List(ISSUE)).alias(ISSUES))
+
+
+def check_header(columns: list[str], table: Table, name: str) -> None:
+    """A missing or an extra column rejects the file, naming the column and what was expected."""
+    missing = [c for c in table.schema if c not in columns]
+    extra = [c for c in columns if c not in table.schema]
+    if missing and len(columns) == 1:
+        seps = {s: columns[0].count(s) for s in (";", "\t", "|")}
+        sep = max(seps, key=seps.__getitem__)
+        if seps[sep]:
+            raise IngestError(
+                f"{name}: one column {columns[0][:40]!r}...: the file seems separated by "
+                f"{sep!r}; write it with ',' as the separator"
+            )
+    if missing:
+        raise IngestError(
+            f"{name}: column(s) {', '.join(missing)} missing; the {table.name} table needs "
+            f"{', '.join(table.schema)}"
+        )
+    if extra:
+        raise IngestError(
+            f"{name}: unexpected column(s) {', '.join(extra)}; the {table.name} contract has "
+            "none such: drop them, or add them to pipelines/tables.py and pipelines/contracts.py"
+        )
+
+
+@contextmanager
+def _open_csv(path: Path) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The CSV's byte stream and its size when known (for the progress bar)."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise IngestError(f"{path.name}: a zip must hold exactly one CSV file")
+            with archive.open(members[0]) as stream:
+                yield stream, members[0].file_size
+    elif path.suffix == ".gz":
+        with gzip.open(path, "rb") as stream:
+            yield stream, None  # type: ignore[misc]
+    else:
+        with path.open("rb") as stream:
+            yield stream, path.stat().st_size
+
+
+def _decode(data: bytes, name: str, offset: int) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{name}: not UTF-8 (byte {offset + exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _header(stream: BinaryIO, name: str) -> list[str]:
+    line = stream.readline()
+    if not line.strip():
+        raise IngestError(f"{name}: empty file, no header and no rows; drop the full export")
+    _decode(line, name, 0)
+    return [c.strip() for c in next(csv.reader([line.decode("utf-8-sig")]))]
+
+
+def _blocks(stream: BinaryIO, block_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines; the last one may end without a line break."""
+    while block := stream.read(block_bytes):
+        yield block + stream.readline()
+
+
+def _short_last_line(block: bytes, width: int) -> bool:
+    """The file ends mid-row: its last line has no line break and too few fields."""
+    if block.endswith(b"\n"):
+        return False
+    last = block.rsplit(b"\n", 1)[-1].decode("utf-8")
+    return len(next(csv.reader([last]), [])) < width
+
+
+def _parse_block(block: bytes, header: list[str], name: str) -> pl.DataFrame:
+    try:
+        return pl.read_csv(
+            block, has_header=False, new_columns=header, infer_schema=False, null_values=NULLS
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).splitlines()[0]
+        raise IngestError(
+            f"{name}: a row does not fit the header's {len(header)} columns ({first}); "
+            "check the separator and the quoting"
+        ) from None
+
+
+def csv_chunks(
+    path: Path, table: Table, progress: "Progress", block_bytes: int | None = None
+) -> Iterator[pl.DataFrame]:
+    """The CSV as typed chunks, after checking its header."""
+    block_bytes = block_bytes or BLOCK_BYTES
+    with _open_csv(path) as (stream, size):
+        header = _header(stream, path.name)
+        check_header(header, table, path.name)
+        progress.start(size)
+        offset = 0
+        for block in _blocks(stream, block_bytes):
+            _decode(block, path.name, offset)
+            offset += len(block)
+            progress.update(len(block))
+            text = _parse_block(block, header, path.name)
+            cut = None
+            if _short_last_line(block, len(header)):
+                cut = pl.Series([False] * (text.height - 1) + [True])
+            yield type_text(text.select(list(table.schema)), table, cut)
+
+
+def _as_text(batch: pa.RecordBatch) -> pl.DataFrame:
+    """Parquet columns as text; zoned timestamps in ISO-8601 UTC, naive ones without a zone."""
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(
+        pl.col(n).dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.f%z")
+        if isinstance(t, pl.Datetime) and t.time_zone
+        else pl.col(n).dt.to_string("%Y-%m-%dT%H:%M:%S%.f")
+        if isinstance(t, pl.Datetime)
+        else pl.col(n).cast(pl.String)
+        for n, t in frame.schema.items()
+    )
+
+
+def parquet_chunks(path: Path, table: Table, progress: "Progress") -> Iterator[pl.DataFrame]:
+    try:
+        reader = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        size = path.stat().st_size
+        what = "a 0-byte file" if size == 0 else f"not a Parquet file ({exc})"
+        raise IngestError(f"{path.name}: {what}; re-export it as Parquet") from None
+    check_header(reader.schema_arrow.names, table, path.name)
+    progress.start(reader.metadata.num_rows, unit="rows")
+    for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=list(table.schema)):
+        progress.update(batch.num_rows)
+        yield type_text(_as_text(batch), table)
+
+
+class Progress:
+    """A tqdm bar on stderr for files above a size; silent otherwise (and in tests)."""
+
+    def __init__(self, name: str, enabled: bool, min_total: int = 64 << 20) -> None:
+        self.name, self.enabled, self.min_total, self.bar = name, enabled, min_total, None
+
+    def start(self, total: int | None, unit: str = "B") -> None:
+        big = total is None or total >= (self.min_total if unit == "B" else 1_000_000)
+        if self.enabled and big:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, unit_scale=True, desc=self.name, leave=False)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def read_chunks(
+    path: Path, table: Table, progress: Progress | None = None
+) -> Iterator[pl.DataFrame]:
+    """Typed chunks of any supported file; IngestError names what is wrong with it."""
+    progress = progress or Progress(path.name, enabled=False)
+    try:
+        if path.suffix == ".parquet":
+            yield from parquet_chunks(path, table, progress)
+        else:
+            yield from csv_chunks(path, table, progress)
+    except (zipfile.BadZipFile, OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise IngestError(f"{path.name}: cannot read it as the {table.name} table: {exc}") from None
+    finally:
+        progress.close()
