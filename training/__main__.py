@@ -1,48 +1,147 @@
-"""`python -m training train`: labels -> point-in-time frame -> fit, evaluate -> MLflow champion."""
+"""`python -m training train|tune|evaluate|promote|rollback|card`.
+
+train     labelled flights -> point-in-time frame -> tune, fit, evaluate -> MLflow run ->
+          version @challenger (and @champion when there is none yet)
+tune      the hyperparameter search alone, as its own MLflow run
+evaluate  a registered version and its baseline on the latest held-out period
+promote   @challenger vs @champion on the same held-out period; moves @champion or says why not
+rollback  @champion back to the version it replaced
+card      (re)write the model card of a version
+
+Exit codes: 0 done, 1 failed (the message says why), 2 bad settings, 3 promotion refused.
+"""
 
 import argparse
 import os
 import sys
-import time
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from training import card, promote, tune
 from training.errors import TrainingError
+from training.report import Report, timed_printer
 from training.settings import TrainingSettings
-from training.train import Report, train
+from training.train import train
+
+REFUSED = 3
 
 
-def timed_printer() -> Report:
-    """Prints `[step] message (seconds since the previous step)`, one line per step."""
-    last = time.perf_counter()
-
-    def report(step: str, message: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        print(f"[{step}] {message} ({now - last:.1f} s)", flush=True)
-        last = now
-
-    return report
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cli.add_argument(
+        "command", choices=["train", "tune", "evaluate", "promote", "rollback", "card"]
+    )
+    cli.add_argument("--frame", type=Path, help="train/tune: reuse a saved training frame")
+    cli.add_argument(
+        "--budget", type=int, help="tune/train: candidates to try (FLIGHTS_TUNE_BUDGET)"
+    )
+    cli.add_argument("--version", help="evaluate/card: a version number (default: by --alias)")
+    cli.add_argument("--alias", help="evaluate: champion (default) or challenger; card: challenger")
+    return cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("command", choices=["train"], help="train and register a new champion")
-    parser.parse_args(argv)
-    # MLflow's INFO lines (database migrations) would interleave with the steps; set it to
-    # INFO or DEBUG to see them.
+    args = parser().parse_args(argv)
+    # MLflow's INFO lines (database migrations) and progress bars would interleave with the
+    # steps; set MLFLOW_LOGGING_LEVEL to INFO or DEBUG to see them.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         settings = TrainingSettings()
+        if args.budget is not None:
+            settings = TrainingSettings(**{**settings.model_dump(), "tune_budget": args.budget})
     except ValidationError as exc:
-        print(f"[train] bad settings (FLIGHTS_* environment): {exc}", file=sys.stderr)
+        print(f"[{args.command}] bad settings (FLIGHTS_* environment): {exc}", file=sys.stderr)
         return 2
     try:
-        train(settings, report=timed_printer())
+        return COMMANDS[args.command](settings, args, timed_printer())
     except TrainingError as exc:
-        print(f"[train] failed: {exc}", file=sys.stderr)
+        print(f"[{args.command}] failed: {exc}", file=sys.stderr)
         return 1
+
+
+def _train(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    train(settings, report, args.frame)
     return 0
+
+
+def _tune(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    run_id = tune.tune_run(settings, report, args.frame)
+    report("mlflow", f"tuning run {run_id} in experiment {settings.experiment!r}")
+    return 0
+
+
+def _evaluate(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    number, metrics, period = promote.evaluate_version(settings, args.alias, args.version)
+    run_id = promote.record_evaluation(settings, metrics, period)
+    report(
+        "evaluate",
+        f"{settings.model_name} version {number} on {int(metrics['rows'])} held-out flights "
+        f"{period['period_start'][:16]} to {period['period_end'][:16]}: "
+        + _scores(metrics, "holdout")
+        + "; its baseline: "
+        + _scores(metrics, "baseline_holdout"),
+    )
+    report("mlflow", f"evaluation run {run_id}")
+    return 0
+
+
+def _scores(m: dict[str, float], p: str) -> str:
+    return (
+        f"ROC AUC {m[f'{p}_roc_auc']:.4f} [{m[f'{p}_roc_auc_ci_low']:.4f}, "
+        f"{m[f'{p}_roc_auc_ci_high']:.4f}], PR AUC {m[f'{p}_pr_auc']:.4f}, "
+        f"log loss {m[f'{p}_log_loss']:.4f}, Brier {m[f'{p}_brier']:.4f}"
+    )
+
+
+def _promote(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    decision = promote.promote(settings, report)
+    _say(decision, report)
+    return REFUSED if decision.action == promote.REFUSE else 0
+
+
+def _rollback(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    _say(promote.rollback(settings), report)
+    return 0
+
+
+def _say(decision: promote.Decision, report: Report) -> None:
+    report(
+        decision.action,
+        f"champion {decision.champion_before or 'none'} -> {decision.champion_after}; "
+        + "; ".join(decision.reasons),
+    )
+    report("mlflow", f"decision run {decision.run_id}")
+
+
+def _card(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    from training import registry
+
+    number = args.version
+    if number is None:
+        alias = args.alias or registry.CHALLENGER
+        found = registry.version_by_alias(registry.client(settings), settings.model_name, alias)
+        if found is None:
+            raise promote.RegistryError(f"no {settings.model_name}@{alias}: pass --version")
+        number = str(found.version)
+    path = card.write_card(settings, number)
+    report("card", f"{settings.model_name} version {number}: {path} (also logged to its run)")
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "tune": _tune,
+    "evaluate": _evaluate,
+    "promote": _promote,
+    "rollback": _rollback,
+    "card": _card,
+}
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """Point-in-time training frames from the Feast offline store, named by a FeatureService.
 
 The service is the only list of features: names and types come from the registry, and the
-frame's feature columns are the service's, in the service's order (view by view).
+frame's feature columns are the service's, in the service's order (view by view). Every build
+passes the leakage guard (training/leakage.py) before anyone can train on it.
 """
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from training import leakage
 from training.errors import DataError, MissingInputError
 from training.labels import ENTITY_COLUMNS, ROW_ID
 from training.settings import TrainingSettings
@@ -92,11 +95,40 @@ def build_training_frame(settings: TrainingSettings, entities: pd.DataFrame) -> 
     store = open_store(settings.feature_repo)
     service = get_service(store, settings.feature_service)
     check_sources(store, service)
+    return historical_frame(store, service, entities, settings.frame_chunk_rows)
+
+
+def historical_frame(
+    store: "FeatureStore", service: "FeatureService", entities: pd.DataFrame, chunk_rows: int
+) -> pd.DataFrame:
+    """Feast's point-in-time answer for `entities`, joined back in order, leakage-checked."""
     parts = [
-        store.get_historical_features(entity_df=chunk, features=service).to_df()
-        for chunk in _chunks(entities[ENTITY_COLUMNS], settings.frame_chunk_rows)
+        # filter_by_created_timestamp: a value backfilled after t is not one known at t
+        # (a no-op for views without a created-timestamp column, as all of ours today)
+        store.get_historical_features(
+            entity_df=chunk, features=service, filter_by_created_timestamp=True
+        ).to_df()
+        for chunk in _chunks(entities[ENTITY_COLUMNS], chunk_rows)
     ]
-    return join_back(entities, pd.concat(parts, ignore_index=True), list(service_schema(service)))
+    names = list(service_schema(service))
+    frame = join_back(entities, pd.concat(parts, ignore_index=True), names)
+    leakage.check_frame(store, service, frame)
+    return frame
+
+
+def registry_fingerprint(store: "FeatureStore", service: "FeatureService") -> str:
+    """sha256 of the registered specs of the service, its views and their entities.
+
+    Specs only, not the registry file: the file changes on every `feast apply` (timestamps)
+    even when no definition did.
+    """
+    names = {p.name for p in service.feature_view_projections}
+    views = [v for v in store.list_feature_views() if v.name in names]
+    views += [v for v in store.list_on_demand_feature_views() if v.name in names]
+    entities = {e for v in views for e in getattr(v, "entities", [])}
+    objects = [service, *views, *(e for e in store.list_entities() if e.name in entities)]
+    specs = sorted(obj.to_proto().spec.SerializeToString(deterministic=True) for obj in objects)
+    return hashlib.sha256(b"\x00".join(specs)).hexdigest()
 
 
 def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

@@ -1,6 +1,6 @@
 """Labels: every flight in the offline store as an entity row at its prediction time.
 
-A row carries the Feast join keys (tailnum, carrier, origin), the timestamp features are
+A row carries the Feast join keys (tailnum, carrier, origin, dest), the timestamp features are
 looked up at (`event_timestamp` = the prediction time, two hours before departure), the
 request columns the on-demand view needs (scheduled_departure, distance), a `row_id` to join
 Feast's answer back in this order, and the label `late`.
@@ -24,14 +24,22 @@ ENTITY_COLUMNS = [
     "tailnum",
     "carrier",
     "origin",
+    "dest",
     TIMESTAMP,
     "scheduled_departure",
     "distance",
 ]
 FLIGHT_COLUMNS = [
-    "carrier", "flight", "tailnum", "origin", "distance", "scheduled_departure",
-    "prediction_time", LABEL,
-]  # fmt: skip
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "distance",
+    "scheduled_departure",
+    "prediction_time",
+    LABEL,
+]
 TIMESTAMP_COLUMNS = ["scheduled_departure", "prediction_time"]
 
 
@@ -70,6 +78,7 @@ def entity_frame(flights: pd.DataFrame) -> pd.DataFrame:
             "tailnum": flights["tailnum"].fillna(UNKNOWN_TAILNUM),
             "carrier": flights["carrier"],
             "origin": flights["origin"],
+            "dest": flights["dest"],
             TIMESTAMP: flights["prediction_time"],
             "scheduled_departure": flights["scheduled_departure"],
             "distance": flights["distance"].astype("int64"),

@@ -1,5 +1,7 @@
-"""What training reads, how it splits time, and where MLflow keeps runs and models."""
+"""What training reads, how it splits time, tunes and promotes, and where MLflow keeps runs."""
 
+import getpass
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +32,19 @@ class TrainingSettings(BaseSettings):
     # Feast's DuckDB point-in-time join holds every candidate feature row of every entity row
     # in memory at once; chunks of entity rows keep that bounded on the full year.
     frame_chunk_rows: int = Field(default=5000, gt=0)
+    # Hyperparameter search: this many sampled candidates, each scored over `tune_folds`
+    # expanding time-ordered folds of the training months (0 = the default parameters).
+    tune_budget: int = Field(default=8, ge=0)
+    tune_folds: int = Field(default=3, ge=2)
+    bootstrap_samples: int = Field(default=200, ge=20)
+    # Promotion: both models are scored on the latest `holdout_days` of labelled flights that
+    # neither saw; the challenger must beat the champion's ROC AUC by more than `min_auc_gain`
+    # at the lower end of the paired bootstrap interval, within the latency and size budgets.
+    holdout_days: int = Field(default=30, gt=0)
+    min_auc_gain: float = Field(default=0.0, ge=0)
+    latency_budget_ms: float = Field(default=50.0, gt=0)  # p95 of one-row predict_proba
+    size_budget_mb: float = Field(default=50.0, gt=0)  # the model's MLflow artifacts
+    actor: str = Field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
     mlflow_tracking_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("mlflow_tracking_uri", "MLFLOW_TRACKING_URI")
     )
@@ -53,6 +68,19 @@ class TrainingSettings(BaseSettings):
     @property
     def flights_table(self) -> Path:
         return self.data_dir / "offline" / "flights.parquet"
+
+    @property
+    def frames_dir(self) -> Path:
+        """Saved training frames, one Parquet file per content fingerprint."""
+        return self.data_dir / "training" / "frames"
+
+    @property
+    def cards_dir(self) -> Path:
+        return self.data_dir / "training" / "cards"
+
+    @property
+    def decisions_experiment(self) -> str:
+        return f"{self.experiment}-decisions"
 
     @property
     def mlflow_dir(self) -> Path:

@@ -11,11 +11,15 @@ from training.train import TrainingResult, train
 
 
 def week_settings(platform: PipelineSettings, **overrides: object) -> TrainingSettings:
-    """Train Jan 1-4, validate Jan 5, test Jan 6-7; MLflow in the platform's data dir."""
+    """Train Jan 1-4, validate Jan 5, test Jan 6-7; MLflow in the platform's data dir; a
+    small tuning budget and fewer bootstrap draws, so that tests stay fast."""
     values: dict[str, object] = {
         "feature_repo": platform.feature_repo,
         "validation_start": "2013-01-05",
         "test_start": "2013-01-06",
+        "tune_budget": 2,
+        "tune_folds": 2,
+        "bootstrap_samples": 50,
         "mlflow_tracking_uri": None,  # never a tracking server from the caller's environment
         **overrides,
     }
@@ -44,5 +48,6 @@ def frame(settings: TrainingSettings, entities: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained(settings: TrainingSettings) -> TrainingResult:
-    """One full training run: frame, fit, MLflow run, registered champion."""
+    """One full training run: frame, fit, MLflow run, registered challenger and (first model)
+    champion."""
     return train(settings)

@@ -1,4 +1,5 @@
-"""Training: time split, model vs baseline, the MLflow run and the champion serving loads."""
+"""Training: time split, tuning, model vs baseline, the MLflow run with everything needed to
+reproduce it, and the first model registered as challenger and champion."""
 
 import json
 from datetime import UTC, datetime
@@ -7,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.dataset import fingerprint, load_frame
 from training.errors import SplitError
+from training.fit import Baseline, Fitted, fit_and_evaluate, split_by_time
 from training.labels import LABEL, TIMESTAMP
 from training.settings import TrainingSettings
-from training.train import Baseline, TrainingResult, fit_and_evaluate, split_by_time
+from training.train import TrainingResult
 
-METRICS = ["roc_auc", "log_loss", "brier"]
+METRICS = ["roc_auc", "roc_auc_ci_low", "roc_auc_ci_high", "pr_auc", "log_loss", "brier"]
 
 
 def _mlflow(settings: TrainingSettings):
@@ -47,12 +50,28 @@ def test_baseline_is_the_carriers_training_rate_else_overall():
     np.testing.assert_allclose(predicted, [0.5, 1.0, 0.75])
 
 
-def test_same_data_and_seed_give_the_same_metrics(
+@pytest.fixture(scope="module")
+def again(frame: pd.DataFrame, schema: dict[str, str], settings: TrainingSettings) -> Fitted:
+    """The fixture's frame fitted once more, outside `train`."""
+    return fit_and_evaluate(frame, list(schema), settings)
+
+
+def test_same_data_and_seed_give_the_same_metrics(again: Fitted, trained: TrainingResult):
+    assert again.metrics == trained.metrics  # search, fit, calibration, bootstrap: all seeded
+
+
+def test_the_saved_frame_reproduces_the_run(
     frame: pd.DataFrame, schema: dict[str, str], settings: TrainingSettings, trained: TrainingResult
-):
-    again = fit_and_evaluate(frame, list(schema), settings)
-    assert again.metrics == fit_and_evaluate(frame, list(schema), settings).metrics
-    assert again.metrics == trained.metrics
+):  # the saved frame, read back, gives the run's metrics again
+    assert fingerprint(frame) == trained.fingerprint  # Feast gives the same frame again
+    saved = load_frame(trained.frame_path)
+    assert trained.frame_path.stem == trained.fingerprint
+    assert fit_and_evaluate(saved, list(schema), settings).metrics == trained.metrics
+
+
+def test_another_seed_is_another_model(frame, schema: dict[str, str], settings, again: Fitted):
+    other = fit_and_evaluate(frame, list(schema), settings.model_copy(update={"seed": 7}))
+    assert other.metrics != again.metrics
 
 
 def test_metrics_cover_model_and_baseline(trained: TrainingResult):
@@ -60,6 +79,8 @@ def test_metrics_cover_model_and_baseline(trained: TrainingResult):
         for name in METRICS:
             assert np.isfinite(trained.metrics[f"{prefix}_{name}"])
     assert 0 <= trained.metrics["test_roc_auc"] <= 1
+    assert trained.metrics["test_roc_auc_ci_low"] <= trained.metrics["test_roc_auc"]
+    assert trained.metrics["test_roc_auc"] <= trained.metrics["test_roc_auc_ci_high"]
 
 
 def test_run_records_params_metrics_and_feature_schema(
@@ -74,14 +95,39 @@ def test_run_records_params_metrics_and_feature_schema(
     logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/feature_schema.json")
     assert logged == {"feature_service": "flight_delay_v1", "features": schema}
     assert run.info.artifact_uri.startswith((settings.mlflow_dir / "artifacts").as_uri())
+    assert run.data.tags["frame_fingerprint"] == trained.fingerprint
+    assert len(run.data.tags["feast_registry_fingerprint"]) == 64
+    assert run.data.tags["code_version"] not in ("", "unknown")
+    # Feast's MLflow integration: its retrieval tags and feast_features.json
+    assert run.data.tags["feast.feature_service"] == "flight_delay_v1"
+    assert run.data.tags["feast.feature_count"] == str(len(schema))
+    artifacts = {a.path for a in client.list_artifacts(trained.run_id)}
+    assert {"feast_features.json", "missing_values.json", "baseline.json", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(trained.run_id, "plots")}
+    assert plots == {"plots/roc.png", "plots/calibration.png", "plots/feature_importance.png"}
+    assert run.data.params["tune_budget"] == "2" and "learning_rate" in run.data.params
 
 
-def test_version_is_champion_and_carries_its_contract(
+def test_model_is_logged_with_its_input_signature(
+    settings: TrainingSettings, trained: TrainingResult, schema: dict[str, str]
+):
+    from mlflow.models import get_model_info
+
+    _mlflow(settings)
+    info = get_model_info(f"models:/flight_delay/{trained.version}")
+    assert info.signature.inputs.input_names() == list(schema)
+
+
+def test_first_version_is_challenger_and_champion_with_its_contract(
     settings: TrainingSettings, trained: TrainingResult, schema: dict[str, str]
 ):
     _, client = _mlflow(settings)
     version = client.get_model_version_by_alias("flight_delay", "champion")
-    assert str(version.version) == trained.version
+    assert str(version.version) == trained.version and trained.champion
+    assert (
+        client.get_model_version_by_alias("flight_delay", "challenger").version == version.version
+    )
+    assert version.tags["feast.feature_service"] == "flight_delay_v1"  # Feast's own tag
     assert version.tags["feature_service"] == "flight_delay_v1"
     assert json.loads(version.tags["feature_names"]) == list(schema) == trained.feature_names
     assert json.loads(version.tags["feature_types"]) == schema

@@ -6,7 +6,19 @@ from pipelines import __main__ as pipeline_cli
 from pipelines.settings import PipelineSettings
 from training.__main__ import main
 
-STEPS = ["labels", "frame", "split", "fit", "metrics", "mlflow", "registry"]
+STEPS = [
+    "labels",
+    "frame",
+    "validate",
+    "split",
+    "tune",
+    "fit",
+    "metrics",
+    "mlflow",
+    "registry",
+    "promotion",
+    "card",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -53,11 +65,24 @@ def test_train_prints_one_line_per_step(
     _use(monkeypatch, platform)
     monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-01-05")
     monkeypatch.setenv("FLIGHTS_TEST_START", "2013-01-06")
+    monkeypatch.setenv("FLIGHTS_TUNE_FOLDS", "2")
+    monkeypatch.setenv("FLIGHTS_BOOTSTRAP_SAMPLES", "50")
     # its own model and experiment, so the champion other tests check stays theirs
     monkeypatch.setenv("FLIGHTS_MODEL_NAME", "flight_delay_cli")
     monkeypatch.setenv("FLIGHTS_EXPERIMENT", "flight_delay_cli")
-    assert main(["train"]) == 0
+    assert main(["train", "--budget", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("]")[0].lstrip("[") for line in lines] == STEPS
     assert "367 rows x 25 features of flight_delay_v1" in lines[1]
-    assert "flight_delay_cli version 1 is now @champion" in lines[-1]
+    assert "flight_delay_cli version 1 is now @challenger" in lines[-3]
+    assert "first model: version 1 is @champion (decision run " in lines[-2]
+    assert "model_card.md" in lines[-1]
+
+
+def test_promote_without_a_challenger_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings, capsys
+):
+    _use(monkeypatch, platform)
+    monkeypatch.setenv("FLIGHTS_MODEL_NAME", "flight_delay_none")
+    assert main(["promote"]) == 1
+    assert "no flight_delay_none@challenger to promote" in capsys.readouterr().err

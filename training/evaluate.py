@@ -1,0 +1,137 @@
+"""Scores with bootstrap intervals, paired comparisons, and the plots a run keeps.
+
+Every random draw takes an explicit seed, so the same predictions give the same numbers.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+)
+
+CI_LEVEL = 0.95
+
+
+def scores(prefix: str, y: np.ndarray, p: np.ndarray, seed: int, samples: int) -> dict[str, float]:
+    """ROC AUC (with a bootstrap interval), PR AUC, log loss and Brier score."""
+    y, p = np.asarray(y), np.asarray(p, dtype="float64")
+    low, high = auc_interval(y, p, seed, samples)
+    return {
+        f"{prefix}_roc_auc": float(roc_auc_score(y, p)),
+        f"{prefix}_roc_auc_ci_low": low,
+        f"{prefix}_roc_auc_ci_high": high,
+        f"{prefix}_pr_auc": float(average_precision_score(y, p)),
+        f"{prefix}_log_loss": float(log_loss(y, p, labels=[0, 1])),
+        f"{prefix}_brier": float(brier_score_loss(y, p)),
+    }
+
+
+def resamples(n: int, seed: int, samples: int) -> np.ndarray:
+    """`samples` bootstrap draws of row indices, shape (samples, n)."""
+    return np.random.default_rng(seed).integers(0, n, size=(samples, n))
+
+
+def _aucs(y: np.ndarray, ps: list[np.ndarray], seed: int, samples: int) -> np.ndarray:
+    """AUC of each prediction vector on each resample; draws with one class are skipped."""
+    rows = []
+    for idx in resamples(len(y), seed, samples):
+        if y[idx].min() == y[idx].max():
+            continue
+        rows.append([roc_auc_score(y[idx], p[idx]) for p in ps])
+    return np.array(rows).reshape(-1, len(ps))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    tail = (1 - CI_LEVEL) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def auc_interval(y: np.ndarray, p: np.ndarray, seed: int, samples: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of ROC AUC over resampled rows."""
+    return _interval(_aucs(np.asarray(y), [np.asarray(p)], seed, samples)[:, 0])
+
+
+def paired_auc_gain(
+    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, seed: int, samples: int
+) -> dict[str, float]:
+    """AUC(challenger) - AUC(champion) on the same rows, with a paired bootstrap interval.
+
+    Paired: both models are scored on the same resample each time, so the noise they share
+    (which flights happened to be in the period) cancels out of the difference.
+    """
+    y = np.asarray(y)
+    both = _aucs(y, [np.asarray(challenger), np.asarray(champion)], seed, samples)
+    low, high = _interval(both[:, 0] - both[:, 1])
+    gain = float(roc_auc_score(y, challenger) - roc_auc_score(y, champion))
+    return {"auc_gain": gain, "auc_gain_ci_low": low, "auc_gain_ci_high": high}
+
+
+def save_plots(
+    folder: Path,
+    y: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    importance: pd.Series,
+) -> list[Path]:
+    """roc.png, calibration.png and feature_importance.png in `folder`."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        _roc_plot(folder / "roc.png", y, predictions),
+        _calibration_plot(folder / "calibration.png", y, predictions),
+        _importance_plot(folder / "feature_importance.png", importance),
+    ]
+
+
+def _roc_plot(path: Path, y: np.ndarray, predictions: dict[str, np.ndarray]) -> Path:
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in predictions.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test period")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def _calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, np.ndarray]) -> Path:
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in predictions.items():
+        observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
+        ax.plot(predicted, observed, marker="o", label=name)
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="predicted P(late)", ylabel="observed share late", title="Calibration, test")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
+def _importance_plot(path: Path, importance: pd.Series) -> Path:
+    import matplotlib.pyplot as plt
+
+    ordered = importance.sort_values()
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.25 * len(ordered))))
+    ax.barh(ordered.index, ordered.to_numpy())
+    ax.set(xlabel="drop in test ROC AUC when shuffled", title="Permutation importance")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,342 @@
+"""The promotion gate, rollback, and the record of every decision.
+
+The rule: both models are scored on the same most recent held-out period of the store, the
+latest `holdout_days` of labelled flights on or after both models' test start (so neither was
+fitted or calibrated on them). The challenger is promoted only when
+
+  1. the lower end of the 95% paired-bootstrap interval of AUC(challenger) - AUC(champion)
+     is above `min_auc_gain` (better beyond the noise of which flights happened to occur),
+  2. its p95 one-row `predict_proba` latency is within `latency_budget_ms`, and
+  3. its MLflow artifacts fit in `size_budget_mb`;
+
+otherwise the decision says which of these failed. Every decision (promote, refuse, first
+model, rollback) is an MLflow run in the `<experiment>-decisions` experiment: who, what, when,
+the versions and the metrics.
+"""
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training import evaluate, frames, registry, tune
+from training.contract import check_contract
+from training.errors import RegistryError
+from training.labels import LABEL, TIMESTAMP, load_entities
+from training.report import Report, silent
+from training.settings import TrainingSettings
+
+PROMOTE, REFUSE, FIRST, ROLLBACK = "promote", "refuse", "first model", "rollback"
+LATENCY_CALLS = 50
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    challenger: str | None
+    champion_before: str | None
+    champion_after: str | None
+    reasons: list[str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class Version:
+    """A registered version, its model and the contract it was trained on."""
+
+    number: str
+    tags: dict[str, str]
+    test_start: datetime
+    model: Any
+
+    @property
+    def names(self) -> list[str]:
+        import json
+
+        return json.loads(self.tags["feature_names"])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame[self.names].astype("float64"))[:, 1]
+
+
+def load_version(mlflow: Any, name: str, number: str) -> Version:
+    import mlflow as mlflow_module
+
+    version = mlflow.get_model_version(name, number)
+    params = mlflow.get_run(version.run_id).data.params
+    if "test_start" not in params:
+        raise RegistryError(
+            f"{name} version {number} has no recorded test_start: its held-out period is "
+            "unknown, so it cannot be compared; retrain it with `python -m training train`"
+        )
+    test_start = datetime.fromisoformat(params["test_start"]).astimezone(UTC)
+    uri = mlflow.get_model_version_download_uri(name, number)
+    model = mlflow_module.sklearn.load_model(uri)
+    return Version(str(number), dict(version.tags), test_start, model)
+
+
+def holdout(settings: TrainingSettings, versions: list[Version]) -> pd.DataFrame:
+    """The latest `holdout_days` of labelled flights none of `versions` saw, with features."""
+    entities = load_entities(settings.flights_table)
+    end = entities[TIMESTAMP].max()
+    start = max([end - timedelta(days=settings.holdout_days), *(v.test_start for v in versions)])
+    rows = entities[entities[TIMESTAMP] >= start].reset_index(drop=True)
+    if rows[LABEL].nunique() < 2:
+        raise RegistryError(
+            f"the held-out period from {start:%Y-%m-%d %H:%M} holds {len(rows)} flights with "
+            f"{rows[LABEL].nunique()} outcome(s): no fair comparison; add newer data first"
+        )
+    return _with_features(settings, rows, {v.tags["feature_service"] for v in versions})
+
+
+def _with_features(settings: TrainingSettings, rows: pd.DataFrame, services: set[str]):
+    """Rows with the features of every service the versions name (usually one)."""
+    store = frames.open_store(settings.feature_repo)
+    for name in sorted(services):
+        service = frames.get_service(store, name)
+        built = frames.historical_frame(store, service, rows, settings.frame_chunk_rows)
+        rows = rows.join(built[[c for c in built.columns if c not in rows.columns]])
+    return rows
+
+
+def p95_latency_ms(version: Version, frame: pd.DataFrame) -> float:
+    """p95 wall time of one-row predictions, the way serving calls the model.
+
+    With one OpenMP thread, as a one-row prediction should run: thread start-up on a busy
+    machine costs far more than the trees and would measure the machine, not the model.
+    """
+    rows = [frame.iloc[[i % len(frame)]] for i in range(LATENCY_CALLS + 5)]
+    with tune.threads(1):
+        return _p95(version, rows)
+
+
+def _p95(version: Version, rows: list[pd.DataFrame]) -> float:
+    timings = []
+    for i, row in enumerate(rows):
+        start = time.perf_counter()
+        version.predict(row)
+        if i >= 5:  # the first calls warm caches up
+            timings.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(timings, 95))
+
+
+def size_mb(mlflow: Any, name: str, number: str) -> float:
+    import mlflow as mlflow_module
+
+    uri = mlflow.get_model_version_download_uri(name, number)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(mlflow_module.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder))
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def evidence(
+    settings: TrainingSettings, mlflow: Any, challenger: Version, champion: Version
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Metrics of both models on the shared held-out period, the gain, latency and size."""
+    frame = holdout(settings, [challenger, champion])
+    y = frame[LABEL].to_numpy()
+    seed, samples = settings.seed, settings.bootstrap_samples
+    p_new, p_old = challenger.predict(frame), champion.predict(frame)
+    metrics = {
+        **evaluate.scores("challenger", y, p_new, seed, samples),
+        **evaluate.scores("champion", y, p_old, seed, samples),
+        **evaluate.paired_auc_gain(y, p_new, p_old, seed, samples),
+        "challenger_p95_latency_ms": p95_latency_ms(challenger, frame),
+        "challenger_size_mb": size_mb(mlflow, settings.model_name, challenger.number),
+        "rows": float(len(frame)),
+    }
+    period = {
+        "period_start": frame[TIMESTAMP].min().isoformat(),
+        "period_end": frame[TIMESTAMP].max().isoformat(),
+    }
+    return metrics, period
+
+
+def rule(metrics: dict[str, float], settings: TrainingSettings) -> list[str]:
+    """Why the challenger may not be promoted; empty when it may."""
+    reasons = []
+    if not metrics["auc_gain_ci_low"] > settings.min_auc_gain:
+        reasons.append(
+            f"ROC AUC gain {metrics['auc_gain']:+.4f} (95% CI {metrics['auc_gain_ci_low']:+.4f} "
+            f"to {metrics['auc_gain_ci_high']:+.4f}) is not above {settings.min_auc_gain} "
+            "beyond the bootstrap noise"
+        )
+    if metrics["challenger_p95_latency_ms"] > settings.latency_budget_ms:
+        reasons.append(
+            f"p95 latency {metrics['challenger_p95_latency_ms']:.2f} ms is over the budget of "
+            f"{settings.latency_budget_ms} ms"
+        )
+    if metrics["challenger_size_mb"] > settings.size_budget_mb:
+        reasons.append(
+            f"model size {metrics['challenger_size_mb']:.2f} MB is over the budget of "
+            f"{settings.size_budget_mb} MB"
+        )
+    return reasons
+
+
+def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
+    """Compare @challenger with @champion and move the champion alias if the rule allows."""
+    mlflow = registry.client(settings)
+    name = settings.model_name
+    new = registry.version_by_alias(mlflow, name, registry.CHALLENGER)
+    if new is None:
+        raise RegistryError(
+            f"no {name}@challenger to promote: train one (`python -m training train`)"
+        )
+    old = registry.version_by_alias(mlflow, name, registry.CHAMPION)
+    if old is None:
+        return first_model(settings, str(new.version), report)
+    if str(old.version) == str(new.version):
+        reasons = [f"version {new.version} is already the champion"]
+        return record(
+            settings,
+            Decision(REFUSE, str(new.version), str(old.version), str(old.version), reasons),
+        )
+    challenger = load_version(mlflow, name, str(new.version))
+    champion = load_version(mlflow, name, str(old.version))
+    check_contract(frames.open_store(settings.feature_repo), challenger.tags)
+    metrics, period = evidence(settings, mlflow, challenger, champion)
+    report("compare", _comparison(metrics, period))
+    reasons = rule(metrics, settings)
+    if not reasons:
+        registry.make_champion(mlflow, name, challenger.number, champion.number)
+    after = champion.number if reasons else challenger.number
+    action = REFUSE if reasons else PROMOTE
+    return record(
+        settings,
+        Decision(action, challenger.number, champion.number, after, reasons, metrics, period),
+    )
+
+
+def _comparison(metrics: dict[str, float], period: dict[str, str]) -> str:
+    m = metrics
+    return (
+        f"{int(m['rows'])} held-out flights {period['period_start'][:16]} to "
+        f"{period['period_end'][:16]}: ROC AUC challenger {m['challenger_roc_auc']:.4f} vs "
+        f"champion {m['champion_roc_auc']:.4f}, gain {m['auc_gain']:+.4f} "
+        f"[{m['auc_gain_ci_low']:+.4f}, {m['auc_gain_ci_high']:+.4f}]; "
+        f"p95 latency {m['challenger_p95_latency_ms']:.2f} ms, "
+        f"size {m['challenger_size_mb']:.2f} MB"
+    )
+
+
+def first_model(settings: TrainingSettings, version: str, report: Report = silent) -> Decision:
+    """No champion yet: the version becomes champion without a comparison, and says so."""
+    mlflow = registry.client(settings)
+    registry.make_champion(mlflow, settings.model_name, version, None)
+    reasons = ["there was no champion: the first model is promoted without a comparison"]
+    return record(settings, Decision(FIRST, version, None, version, reasons))
+
+
+def rollback(settings: TrainingSettings) -> Decision:
+    """Put back the champion the current one replaced (its `previous_champion` tag)."""
+    mlflow = registry.client(settings)
+    name = settings.model_name
+    current = registry.version_by_alias(mlflow, name, registry.CHAMPION)
+    if current is None:
+        raise RegistryError(f"no {name}@champion: nothing to roll back")
+    previous = current.tags.get(registry.PREVIOUS, "")
+    if not previous:
+        raise RegistryError(
+            f"{name} version {current.version} replaced no earlier champion: "
+            "nothing to roll back to"
+        )
+    # one call: the alias moves whole; `previous` keeps its own tag, so a second rollback
+    # goes one champion further back
+    mlflow.set_registered_model_alias(name, registry.CHAMPION, previous)
+    reasons = [f"version {current.version} rolled back to the champion it replaced"]
+    return record(settings, Decision(ROLLBACK, None, str(current.version), previous, reasons))
+
+
+def record(settings: TrainingSettings, decision: Decision) -> Decision:
+    """The decision as a run of the decisions experiment; the decision with its run id."""
+    import mlflow
+
+    experiment_id = registry.use_tracking(settings, settings.decisions_experiment)
+    tags = {
+        "kind": "decision",
+        "decision": decision.action,
+        "actor": settings.actor,
+        "decided_at": datetime.now(UTC).isoformat(),
+        "model_name": settings.model_name,
+        "challenger": decision.challenger or "",
+        "champion_before": decision.champion_before or "",
+        "champion_after": decision.champion_after or "",
+        "reasons": " | ".join(decision.reasons),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name=decision.action, tags=tags) as run:
+        mlflow.log_params({**decision.params, **_budgets(settings)})
+        mlflow.log_metrics(decision.metrics)
+    if decision.challenger:
+        client = registry.client(settings)
+        client.set_model_version_tag(
+            settings.model_name,
+            decision.challenger,
+            "last_decision",
+            f"{decision.action} ({run.info.run_id})",
+        )
+    return Decision(**{**decision.__dict__, "run_id": run.info.run_id})
+
+
+def _budgets(settings: TrainingSettings) -> dict[str, str]:
+    keys = [
+        "holdout_days",
+        "min_auc_gain",
+        "latency_budget_ms",
+        "size_budget_mb",
+        "seed",
+        "bootstrap_samples",
+    ]
+    return {key: str(getattr(settings, key)) for key in keys}
+
+
+def evaluate_version(
+    settings: TrainingSettings, alias: str | None, number: str | None
+) -> tuple[str, dict[str, float], dict[str, str]]:
+    """A version (by alias or number) and its run's baseline on the latest held-out period."""
+    import mlflow as mlflow_module
+
+    mlflow = registry.client(settings)
+    name = settings.model_name
+    if number is None:
+        found = registry.version_by_alias(mlflow, name, alias or registry.CHAMPION)
+        if found is None:
+            raise RegistryError(f"no {name}@{alias or registry.CHAMPION} to evaluate")
+        number = str(found.version)
+    version = load_version(mlflow, name, number)
+    run_id = mlflow.get_model_version(name, number).run_id
+    baseline = mlflow_module.artifacts.load_dict(f"runs:/{run_id}/baseline.json")
+    frame = holdout(settings, [version])
+    y, seed, samples = frame[LABEL].to_numpy(), settings.seed, settings.bootstrap_samples
+    rates = frame["carrier"].map(baseline["rates"]).fillna(baseline["overall"]).to_numpy()
+    metrics = {
+        **evaluate.scores("holdout", y, version.predict(frame), seed, samples),
+        **evaluate.scores("baseline_holdout", y, rates, seed, samples),
+        "rows": float(len(frame)),
+    }
+    period = {
+        "period_start": frame[TIMESTAMP].min().isoformat(),
+        "period_end": frame[TIMESTAMP].max().isoformat(),
+        "version": number,
+    }
+    return number, metrics, period
+
+
+def record_evaluation(
+    settings: TrainingSettings, metrics: dict[str, float], period: dict[str, str]
+) -> str:
+    import mlflow
+
+    experiment_id = registry.use_tracking(settings)
+    tags = {"kind": "evaluation", "actor": settings.actor, "model_name": settings.model_name}
+    with mlflow.start_run(experiment_id=experiment_id, run_name="evaluate", tags=tags) as run:
+        mlflow.log_params(period)
+        mlflow.log_metrics(metrics)
+    return run.info.run_id
