@@ -1,18 +1,21 @@
-"""Feast declarations for the 2013 NYC flights: entities, sources, views and the service.
+"""Feast declarations for the 2013 NYC flights: entities, sources, views and the services.
 
 Every feature row's timestamp is the moment its value became known (a flight's outcome when it
-lands). Windowed views carry a row for every moment a window's contents change, so a lookup at
-time t returns the aggregate over (t - window, t]; their ttl is their widest window, the
-longest gap between two rows of one entity.
+lands). Windowed views are declared once in `windows.py` (which the Polars jobs compute from)
+and turned into FeatureViews here. They carry a row for every moment a window's contents
+change, so a lookup at time t returns the aggregate over (t - window, t]; their ttl is their
+widest window, the longest gap between two rows of one entity while its windows are not empty
+(past it Feast answers null: an empty window).
 """
 
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import windows  # this folder's declarations; `feast apply` puts the folder on sys.path
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
-from feast.types import Float64, Int64, UnixTimestamp
+from feast.types import Float64, Int64, String, UnixTimestamp
 from feast.value_type import ValueType
 
 # Absolute, so the sources resolve from any working directory (Feast resolves relative ones
@@ -38,6 +41,14 @@ origin = Entity(
     value_type=ValueType.STRING,
     description="A New York departure airport (EWR, JFK, LGA), by its FAA code.",
 )
+destination = Entity(
+    name="destination",
+    join_keys=["dest"],
+    value_type=ValueType.STRING,
+    description="A flight's arrival airport, by its FAA code.",
+)
+ENTITIES = {"tailnum": aircraft, "carrier": carrier, "origin": origin, "dest": destination}
+DTYPES = {"int64": Int64, "float64": Float64, "string": String}
 
 
 def _source(name: str) -> FileSource:
@@ -49,41 +60,29 @@ def _source(name: str) -> FileSource:
     )
 
 
-def _windowed(prefixes: dict[str, type], windows: list[str]) -> list[Field]:
-    return [Field(name=f"{p}_{w}", dtype=t) for w in windows for p, t in prefixes.items()]
+def _declared(view: windows.WindowedView | windows.StaticView) -> FeatureView:
+    """The FeatureView of a view declared in windows.py: same name, features and types."""
+    return FeatureView(
+        name=view.name,
+        entities=[ENTITIES[key] for key in view.entities],
+        ttl=view.ttl,
+        schema=[Field(name=name, dtype=DTYPES[dtype]) for name, dtype in view.features()],
+        source=_source(view.name),
+        description=view.description,
+        owner=OWNER,
+        tags=view.tags,
+    )
 
 
-aircraft_history = FeatureView(
-    name="aircraft_history",
-    entities=[aircraft],
-    ttl=timedelta(days=7),
-    schema=_windowed(
-        {"flights": Int64, "mean_arr_delay": Float64, "late_share": Float64}, ["24h", "7d"]
-    ),
-    source=_source("aircraft_history"),
-    description=(
-        "The aircraft's flights that had landed in the last 24 hours and 7 days: how many, "
-        "their mean arrival delay (minutes) and the share more than 15 minutes late."
-    ),
-    owner=OWNER,
-    tags={"entity": "aircraft", "windows": "24h,7d"},
-)
-
-carrier_performance = FeatureView(
-    name="carrier_performance",
-    entities=[carrier],
-    ttl=timedelta(days=30),
-    schema=_windowed(
-        {"carrier_flights": Int64, "on_time_rate": Float64, "cancel_rate": Float64}, ["7d", "30d"]
-    ),
-    source=_source("carrier_performance"),
-    description=(
-        "The carrier's flights whose outcome was known in the last 7 and 30 days: how many, "
-        "the share on time (arrived at most 15 minutes late) and the share cancelled."
-    ),
-    owner=OWNER,
-    tags={"entity": "carrier", "windows": "7d,30d"},
-)
+aircraft_history = _declared(windows.AIRCRAFT_HISTORY)
+carrier_performance = _declared(windows.CARRIER_PERFORMANCE)
+aircraft_delays = _declared(windows.AIRCRAFT_DELAYS)
+aircraft_last_leg = _declared(windows.AIRCRAFT_LAST_LEG)
+aircraft_today = _declared(windows.AIRCRAFT_TODAY)
+origin_departures = _declared(windows.ORIGIN_DEPARTURES)
+dest_arrivals = _declared(windows.DEST_ARRIVALS)
+route_delays = _declared(windows.ROUTE_DELAYS)
+plane_attributes = _declared(windows.PLANE_ATTRIBUTES)
 
 origin_weather = FeatureView(
     name="origin_weather",
@@ -149,10 +148,48 @@ def flight_schedule(inputs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@on_demand_feature_view(
+    sources=[plane_attributes, flight_request],
+    schema=[Field(name="plane_age_years", dtype=Int64)],
+    description="The aircraft's age in the year of the flight (null when the registry lacks it).",
+    owner=OWNER,
+    tags={"entity": "aircraft", "kind": "request-time"},
+)
+def plane_age(inputs: pd.DataFrame) -> pd.DataFrame:
+    year = pd.to_datetime(inputs["scheduled_departure"], utc=True).dt.year
+    age = year - pd.to_numeric(inputs["plane_year_built"], errors="coerce")
+    return pd.DataFrame({"plane_age_years": age.astype("Int64")})
+
+
 flight_delay_v1 = FeatureService(
     name="flight_delay_v1",
     features=[aircraft_history, carrier_performance, origin_weather, flight_schedule],
     description="Features of the flight-delay model: P(arrival > 15 min late or cancelled).",
     owner=OWNER,
     tags={"model": "flight_delay"},
+)
+
+flight_delay_v2 = FeatureService(
+    name="flight_delay_v2",
+    features=[
+        aircraft_history,
+        aircraft_delays,
+        aircraft_last_leg,
+        aircraft_today,
+        plane_attributes,
+        carrier_performance,
+        origin_departures,
+        origin_weather,
+        dest_arrivals,
+        route_delays,
+        flight_schedule,
+        plane_age,
+    ],
+    description=(
+        "Features of the flight-delay model, full set: the aircraft (recent delays, last leg, "
+        "today's flights, registry record), carrier, origin (traffic, weather), destination, "
+        "route, and the request. Entity rows need tailnum, carrier, origin and dest."
+    ),
+    owner=OWNER,
+    tags={"model": "flight_delay", "version": "2"},
 )

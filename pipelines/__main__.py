@@ -5,6 +5,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -52,8 +53,14 @@ def run_validate(s: PipelineSettings, full: bool = False) -> str:
     return ", ".join(said)
 
 
-def run_transform(s: PipelineSettings) -> str:
-    return ", ".join(f"{t}: {n} rows" for t, n in jobs.build_features(s).items())
+def run_transform(s: PipelineSettings, months: list[str] | None = None) -> str:
+    return jobs.describe(jobs.build_features(s, months))
+
+
+def run_backfill(s: PipelineSettings, start: date | None = None, end: date | None = None) -> str:
+    if start is None or end is None:
+        raise PipelineError("backfill needs --start and --end (YYYY-MM-DD, end excluded)")
+    return jobs.describe(jobs.backfill(s, start, end))
 
 
 def run_apply(s: PipelineSettings) -> str:
@@ -87,22 +94,33 @@ STAGES: dict[str, Callable[[PipelineSettings], str]] = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
-    parser.add_argument("stage", choices=[*STAGES, "run"], help="one stage, or `run` for all")
+    parser.add_argument(
+        "stage", choices=[*STAGES, "run", "backfill"], help="one stage, or `run` for all"
+    )
     parser.add_argument("--landing", type=Path, help="ingest: the drop folder to ingest")
     parser.add_argument(
         "--full", action="store_true", help="validate: all months, not only changes"
     )
+    parser.add_argument(
+        "--months", type=jobs.parse_months,
+        help="transform: only these changed source months, e.g. 2013-07,2013-08 (default: all)",
+    )  # fmt: skip
+    parser.add_argument("--start", type=jobs.parse_day, help="backfill: first day, YYYY-MM-DD")
+    parser.add_argument("--end", type=jobs.parse_day, help="backfill: the day after the last")
     args = parser.parse_args(argv)
     settings = PipelineSettings()
     stages = list(STAGES) if args.stage == "run" else [args.stage]
     options = {
         "ingest": {"landing": args.landing, "progress": sys.stderr.isatty()},
         "validate": {"full": args.full},
+        "transform": {"months": args.months},
+        "backfill": {"start": args.start, "end": args.end},
     }
     for name in stages:
         started = time.perf_counter()
         try:
-            said = STAGES[name](settings, **options.get(name, {}))  # type: ignore[call-arg]
+            stage = run_backfill if name == "backfill" else STAGES[name]
+            said = stage(settings, **options.get(name, {}))  # type: ignore[operator]
         except (PipelineError, FileNotFoundError) as exc:
             print(f"[{name}] failed: {exc}", file=sys.stderr)
             return 1

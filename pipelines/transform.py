@@ -3,8 +3,8 @@
 A feature row's event timestamp is when its value became known. A flight's outcome is known
 when it lands (scheduled arrival + arrival delay); a cancelled flight's at its scheduled
 departure; a diverted one's (departed, never arrived) 15 minutes after its scheduled arrival,
-when it is certainly late. Windowed aggregates emit a row at every event and at every moment
-an event leaves a window, so the latest row at or before t is the aggregate over (t - w, t].
+when it is certainly late. Windowed views are declared in `feature_repo/windows.py` and
+computed from the event tables here by `pipelines/windows.py`.
 """
 
 from datetime import timedelta
@@ -65,6 +65,7 @@ def flight_outcomes(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFra
             .otherwise(pl.col("sched_arr"))
         )
         .with_columns(
+            departed_at=pl.col("scheduled_departure") + _minutes("dep_delay"),
             cancelled=pl.col("dep_time").is_null(),
             diverted=pl.col("dep_time").is_not_null() & pl.col("arr_delay").is_null(),
         )
@@ -91,62 +92,50 @@ def flight_outcomes(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFra
             "cancelled",
             "diverted",
             "late",
+            "dep_delay",
+            "departed_at",
         )
     )
 
 
-def window_aggregates(
-    events: pl.LazyFrame, key: str, windows: dict[str, timedelta], measures: dict[str, pl.Expr]
-) -> pl.LazyFrame:
-    """Sums of per-event integer `measures`, and the event count `n`, over each trailing window.
+def aircraft_legs(outcomes: pl.LazyFrame) -> pl.LazyFrame:
+    """Each flown flight of an aircraft as two events: take-off (in the air) and landing.
 
-    `events` has columns `key`, `known_at` and the measures' inputs. The result has one row per
-    key and moment the aggregate can change (an event arrives, or one leaves a window), with
-    columns `{measure}_{window}` and `n_{window}`. Sums are integers, so differences of
-    cumulative sums are exact.
+    The data holds departures from New York only, so an aircraft's previous leg is its previous
+    flight here. A landing is dropped when the aircraft took off again first (bad data): the
+    later take-off is then its latest leg. A diverted flight 'lands' when it is known to be
+    late, without an arrival delay.
     """
-    cols = ["n", *measures]
-    per_time = events.group_by(key, "known_at").agg(
-        pl.len().cast(pl.Int64).alias("n"),
-        *(e.sum().cast(pl.Int64).alias(m) for m, e in measures.items()),
+    flown = (
+        outcomes.filter(pl.col("tailnum").is_not_null() & pl.col("departed_at").is_not_null())
+        .select("tailnum", "departed_at", "known_at", "dep_delay", "arr_delay")
+        .sort("tailnum", "departed_at")
+        .with_columns(next_departure=pl.col("departed_at").shift(-1).over("tailnum"))
     )
-    cumulative = per_time.sort(key, "known_at").with_columns(pl.col(cols).cum_sum().over(key))
-    shifts = [timedelta(0), *windows.values()]
-    moments = (
-        pl.concat([per_time.select(key, event_timestamp=pl.col("known_at") + s) for s in shifts])
-        .unique()
-        .sort(key, "event_timestamp")
+    takeoffs = flown.select(
+        "tailnum",
+        at=pl.col("departed_at"),
+        landed=pl.lit(False),
+        dep_delay=pl.col("dep_delay"),
+        arr_delay=pl.lit(None, pl.Int64),
     )
-    at = moments.join_asof(
-        cumulative, left_on="event_timestamp", right_on="known_at", by=key, strategy="backward"
-    ).select(key, "event_timestamp", *(pl.col(c).fill_null(0) for c in cols))
-    for name, width in windows.items():
-        before = moments.with_columns(edge=pl.col("event_timestamp") - width).join_asof(
-            cumulative, left_on="edge", right_on="known_at", by=key, strategy="backward"
-        )
-        at = (
-            at.join(
-                before.select(
-                    key,
-                    "event_timestamp",
-                    *(pl.col(c).fill_null(0).alias(f"_before_{c}") for c in cols),
-                ),
-                on=[key, "event_timestamp"],
-            )
-            .with_columns((pl.col(c) - pl.col(f"_before_{c}")).alias(f"{c}_{name}") for c in cols)
-            .drop(f"_before_{c}" for c in cols)
-        )
-    return at.select(
-        key, "event_timestamp", *(f"{c}_{name}" for name in windows for c in cols)
-    ).sort(key, "event_timestamp")
+    landings = flown.filter(
+        pl.col("next_departure").is_null() | (pl.col("next_departure") > pl.col("known_at"))
+    ).select(
+        "tailnum",
+        at=pl.col("known_at"),
+        landed=pl.lit(True),
+        dep_delay=pl.col("dep_delay"),
+        arr_delay=pl.col("arr_delay"),
+    )
+    return pl.concat([takeoffs, landings]).sort("tailnum", "at")
 
 
-def _ratio(num: str, den: str) -> pl.Expr:
-    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+def event_tables(outcomes: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """The event tables windowed views declare as their `source`."""
+    return {"flights": outcomes, "legs": aircraft_legs(outcomes)}
 
 
-AIRCRAFT_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
-CARRIER_WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30)}
 WEATHER_FEATURES = [
     "temp",
     "dewp",
@@ -158,53 +147,6 @@ WEATHER_FEATURES = [
     "pressure",
     "visib",
 ]
-
-
-def aircraft_history(outcomes: pl.LazyFrame) -> pl.LazyFrame:
-    """Per aircraft: flights landed, mean arrival delay and share late, over 24 h and 7 days."""
-    landed = outcomes.filter(pl.col("tailnum").is_not_null() & pl.col("arr_delay").is_not_null())
-    sums = window_aggregates(
-        landed,
-        "tailnum",
-        AIRCRAFT_WINDOWS,
-        {"delay": pl.col("arr_delay"), "late": pl.col("arr_delay") > LATE_MINUTES},
-    )
-    return sums.select(
-        "tailnum",
-        "event_timestamp",
-        *(
-            expr
-            for w in AIRCRAFT_WINDOWS
-            for expr in (
-                pl.col(f"n_{w}").alias(f"flights_{w}"),
-                _ratio(f"delay_{w}", f"n_{w}").alias(f"mean_arr_delay_{w}"),
-                _ratio(f"late_{w}", f"n_{w}").alias(f"late_share_{w}"),
-            )
-        ),
-    )
-
-
-def carrier_performance(outcomes: pl.LazyFrame) -> pl.LazyFrame:
-    """Per carrier: flights with a known outcome, on-time and cancellation rates, 7 and 30 days."""
-    sums = window_aggregates(
-        outcomes,
-        "carrier",
-        CARRIER_WINDOWS,
-        {"on_time": ~pl.col("late"), "cancelled": pl.col("cancelled")},
-    )
-    return sums.select(
-        "carrier",
-        "event_timestamp",
-        *(
-            expr
-            for w in CARRIER_WINDOWS
-            for expr in (
-                pl.col(f"n_{w}").alias(f"carrier_flights_{w}"),
-                _ratio(f"on_time_{w}", f"n_{w}").alias(f"on_time_rate_{w}"),
-                _ratio(f"cancelled_{w}", f"n_{w}").alias(f"cancel_rate_{w}"),
-            )
-        ),
-    )
 
 
 def origin_weather(weather: pl.LazyFrame) -> pl.LazyFrame:

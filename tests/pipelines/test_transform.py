@@ -1,19 +1,16 @@
-"""Transforms: outcomes and their times on hand-made flights; windowed aggregates against a
-brute-force reference on random event streams (ties, window edges, empty windows)."""
+"""Transforms: outcomes, their times and aircraft legs on hand-made flights; a declared
+windowed view decaying to empty windows on the fixture (the property tests against a
+brute-force reference are in test_windows.py)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pipelines.ingest import read_source
 from pipelines.tables import AIRPORTS, FLIGHTS, UTC_US, package_data_dir
-from pipelines.transform import aircraft_history, flight_outcomes, window_aggregates
-from tests.conftest import FIXTURE
-
-T0 = datetime(2013, 3, 1, tzinfo=UTC)
-WINDOWS = {"1h": timedelta(hours=1), "3h": timedelta(hours=3)}
+from pipelines.transform import aircraft_legs, flight_outcomes
+from pipelines.windows import compute, load_declarations
+from tests.conftest import FIXTURE, ROOT
 
 
 def _flight(**overrides) -> dict:
@@ -84,55 +81,44 @@ def test_an_overnight_arrival_lands_the_next_day() -> None:
     assert out["known_at"] == datetime(2013, 1, 2, 6, 55, tzinfo=UTC)
 
 
-def _brute(events: list[tuple[str, int, int]], key: str, t: datetime, width: timedelta):
-    inside = [v for k, m, v in events if k == key and t - width < T0 + timedelta(minutes=m) <= t]
-    return len(inside), sum(inside)
+def test_departure_time_is_scheduled_plus_departure_delay() -> None:
+    out = _outcomes(_flight(dep_delay=-3)).row(0, named=True)
+    assert out["departed_at"] == datetime(2013, 1, 1, 10, 12, tzinfo=UTC)
+    row = _flight(dep_time=None, dep_delay=None, arr_time=None, arr_delay=None, air_time=None)
+    assert _outcomes(row).row(0, named=True)["departed_at"] is None
 
 
-def _latest(frame: pl.DataFrame, key: str, t: datetime) -> dict | None:
-    rows = frame.filter((pl.col("k") == key) & (pl.col("event_timestamp") <= t))
-    return rows.row(-1, named=True) if rows.height else None
+def _legs(*rows: dict) -> list[tuple]:
+    legs = aircraft_legs(_outcomes(*rows).lazy()).collect()
+    return legs.select("at", "landed", "dep_delay", "arr_delay").rows()
 
 
-events_strategy = st.lists(
-    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 600), st.integers(-30, 300)),
-    min_size=1,
-    max_size=30,
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(events=events_strategy, probes=st.lists(st.integers(-10, 900), max_size=10))
-def test_windows_equal_brute_force_at_any_time(events, probes) -> None:
-    frame = pl.DataFrame(
-        {
-            "k": [k for k, _, _ in events],
-            "known_at": [T0 + timedelta(minutes=m) for _, m, _ in events],
-            "v": [v for _, _, v in events],
-        },
-        schema={"k": pl.String, "known_at": UTC_US, "v": pl.Int64},
-    )
-    out = window_aggregates(frame.lazy(), "k", WINDOWS, {"v": pl.col("v")}).collect()
-    edges = [
-        m + int(w.total_seconds() // 60) + d
-        for _, m, _ in events
-        for w in WINDOWS.values()
-        for d in (-1, 0, 1)
+def test_a_leg_is_in_the_air_at_take_off_and_landed_with_its_delay_at_landing() -> None:
+    assert _legs(_flight()) == [
+        (datetime(2013, 1, 1, 10, 17, tzinfo=UTC), False, 2, None),
+        (datetime(2013, 1, 1, 14, 30, tzinfo=UTC), True, 2, 11),
     ]
-    for minute in [*probes, *edges, *(m for _, m, _ in events)]:
-        t = T0 + timedelta(minutes=minute)
-        for key in ("a", "b"):
-            row = _latest(out, key, t)
-            for name, width in WINDOWS.items():
-                n, total = _brute(events, key, t, width)
-                got = (row[f"n_{name}"], row[f"v_{name}"]) if row else (0, 0)
-                assert got == (n, total), (key, t, name)
+
+
+def test_a_landing_after_the_next_take_off_is_dropped() -> None:
+    # the same aircraft takes off again at 11:00 UTC, before the first flight "lands" at 14:30
+    again = _flight(flight=99, hour=6, minute=0, time_hour=datetime(2013, 1, 1, 11, tzinfo=UTC),
+                    dep_delay=0, sched_arr_time=1000, arr_delay=0)  # fmt: skip
+    landed = [leg for leg in _legs(_flight(), again) if leg[1]]
+    assert landed == [(datetime(2013, 1, 1, 16, 0, tzinfo=UTC), True, 0, 0)]
+
+
+def test_cancelled_flights_have_no_legs() -> None:
+    row = _flight(dep_time=None, dep_delay=None, arr_time=None, arr_delay=None, air_time=None)
+    assert _legs(row) == []
 
 
 def test_aircraft_history_decays_to_empty_windows() -> None:
     flights = read_source(FLIGHTS, FIXTURE / FLIGHTS.file)
     airports = read_source(AIRPORTS, FIXTURE / AIRPORTS.file)
-    history = aircraft_history(flight_outcomes(flights.lazy(), airports)).collect()
+    decl = load_declarations(ROOT / "feature_repo")
+    outcomes = flight_outcomes(flights.lazy(), airports)
+    history = compute(outcomes, decl.AIRCRAFT_HISTORY).collect()
     last = history.group_by("tailnum").agg(pl.all().sort_by("event_timestamp").last())
     assert (last["flights_7d"] == 0).all() and (last["flights_24h"] == 0).all()
     assert last["mean_arr_delay_7d"].is_null().all()
