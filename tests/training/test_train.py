@@ -127,7 +127,6 @@ def test_first_version_is_challenger_and_champion_with_its_contract(
     assert (
         client.get_model_version_by_alias("flight_delay", "challenger").version == version.version
     )
-    assert version.tags["feast.feature_service"] == "flight_delay_v1"  # Feast's own tag
     assert version.tags["feature_service"] == "flight_delay_v1"
     assert json.loads(version.tags["feature_names"]) == list(schema) == trained.feature_names
     assert json.loads(version.tags["feature_types"]) == schema
