@@ -2,20 +2,60 @@
 
 A server without a champion model does not start: the error says which model and alias it
 looked for and how to provide one, so a broken deployment fails before taking traffic.
+
+Endpoints: GET /health, /ready, /metrics; POST /get-online-features (Feast's feature-server
+API, so Feast's `remote` online store works against it), /predict, /predict/batch; with
+FLIGHTS_ADMIN_TOKEN, POST /push and /admin/reload.
 """
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException, Response
+from fastapi.concurrency import run_in_threadpool
 
-from serving.deps import FeaturesDep, ModelDep
-from serving.features import OnlineFeatures, Reading, find_service, uses_full_names
-from serving.model import Champion, load_champion
-from serving.schemas import FeatureValue, Flight, Health, ModelInfo, Prediction
+from serving.auth import AdminAuth, ReadAuth
+from serving.deps import (
+    LogDep,
+    PlansDep,
+    ReaderDep,
+    ReloaderDep,
+    ServedDep,
+    SettingsDep,
+    at_most,
+    unprocessable,
+)
+from serving.errors import ServingError
+from serving.metrics import exposition, observe_answer
+from serving.middleware import ObservedMiddleware
+from serving.online import OnlineReader, epoch, now
+from serving.plans import Plans
+from serving.predict import predict_flights
+from serving.prediction_log import PredictionLog
+from serving.push import push as push_rows
+from serving.reload import Reloader, load_served
+from serving.responses import feast_json
+from serving.schemas import (
+    Flight,
+    Flights,
+    Health,
+    ModelInfo,
+    OnlineFeaturesRequest,
+    OnlineFeaturesResponse,
+    Prediction,
+    Predictions,
+    PushRequest,
+    PushResponse,
+    Ready,
+    Reloaded,
+)
 from serving.settings import ServingSettings
 
 router = APIRouter()
+reads = APIRouter(dependencies=[ReadAuth])
+admin = APIRouter(dependencies=[AdminAuth])
 
 
 @router.get("/health")
@@ -23,38 +63,93 @@ def health() -> Health:
     return Health()
 
 
-@router.post("/predict")
-def predict(flight: Flight, features: FeaturesDep, model: ModelDep) -> Prediction:
+@router.get("/ready")
+def ready(served: ServedDep) -> Ready:
+    """The model and the store are loaded (the app does not start until they are)."""
+    model = ModelInfo(name=served.champion.name, version=served.champion.version)
+    return Ready(model=model, feature_service=served.service.name)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
+
+
+@reads.post("/get-online-features", response_model=OnlineFeaturesResponse)
+async def get_online_features(
+    body: OnlineFeaturesRequest, plans: PlansDep, reader: ReaderDep, settings: SettingsDep
+) -> Response:
+    """Feast's `feast serve` API; values older than their view's ttl at `as_of` are withheld."""
+    at_most(body.rows, settings.max_entities, "entities", "FLIGHTS_MAX_ENTITIES")
+    as_of = body.as_of or settings.as_of
+    with unprocessable():
+        plan = plans.get(body.feature_service, body.features, body.full_feature_names)
+        answer = reader.read(plan, body.entities, [epoch(as_of) if as_of else now()])
+    observe_answer(answer)
+    content = feast_json(body.entities, plan, answer, body.include_feature_view_version_metadata)
+    return Response(content, media_type="application/json")
+
+
+@reads.post("/predict")
+async def predict(
+    flight: Flight, served: ServedDep, reader: ReaderDep, log: LogDep, settings: SettingsDep
+) -> Prediction:
     """P(the flight arrives more than 15 minutes late or is cancelled), with its features.
 
-    An aircraft, carrier or airport the online store doesn't know still gets a prediction;
-    its features come back as `not_found` and reach the model as missing values.
+    Features are read as of the prediction time (scheduled departure - 2 h): older than their
+    view's ttl then, they are `outside_max_age` and reach the model as missing. An unknown
+    aircraft, carrier or airport still gets a prediction, its features `not_found`.
     """
-    readings = features.read(flight.entity_row())
-    used = {name: readings[name] for name in model.feature_names}
-    return Prediction(
-        delay_probability=model.predict({name: r.value for name, r in used.items()}),
-        model=ModelInfo(name=model.name, version=model.version),
-        feature_service=features.service.name,
-        features={name: _feature_value(r) for name, r in used.items()},
+    with unprocessable():
+        [prediction], records = await predict_flights(
+            [flight], served, reader, settings.prediction_lead
+        )
+    log.append(records[0])
+    return prediction
+
+
+@reads.post("/predict/batch")
+async def predict_batch(
+    body: Flights, served: ServedDep, reader: ReaderDep, log: LogDep, settings: SettingsDep
+) -> Predictions:
+    """Up to FLIGHTS_MAX_BATCH flights in one call, each as /predict answers it."""
+    at_most(len(body.flights), settings.max_batch, "flights", "FLIGHTS_MAX_BATCH")
+    with unprocessable():
+        predictions, records = await predict_flights(
+            body.flights, served, reader, settings.prediction_lead
+        )
+    for record in records:
+        log.append(record)
+    return Predictions(predictions=predictions)
+
+
+@admin.post("/push")
+async def push(body: PushRequest, plans: PlansDep, settings: SettingsDep) -> PushResponse:
+    """Write rows through a Feast PushSource; a row older than the stored one is skipped."""
+    at_most(max(map(len, body.df.values())), settings.max_entities, "rows", "FLIGHTS_MAX_ENTITIES")
+    lock = settings.data_dir / "online" / ".push.lock"
+    with unprocessable():
+        pushed = await run_in_threadpool(
+            push_rows, plans.store, body.push_source_name, body.df, lock
+        )
+    return PushResponse(views=[p.__dict__ for p in pushed])
+
+
+@admin.post("/admin/reload")
+async def reload(reloader: ReloaderDep, plans: PlansDep) -> Reloaded:
+    """Reload the registry, and the champion if its alias has moved (also done on a timer)."""
+    await run_in_threadpool(plans.store.refresh_registry)
+    plans.clear()
+    champion = reloader.holder.served.champion
+    try:
+        reloaded = await reloader.reload()
+    except ServingError as exc:
+        raise HTTPException(503, f"still serving version {champion.version}: {exc}") from exc
+    champion = reloader.holder.served.champion
+    return Reloaded(
+        reloaded=reloaded, model=ModelInfo(name=champion.name, version=champion.version)
     )
-
-
-def _feature_value(reading: Reading) -> FeatureValue:
-    return FeatureValue(
-        value=reading.value, status=reading.status, event_timestamp=reading.event_timestamp
-    )
-
-
-def load(settings: ServingSettings) -> tuple[Champion, OnlineFeatures]:
-    """The champion model and the online store read through the service it was trained on."""
-    from feast import FeatureStore  # costs seconds: only when the server starts
-
-    model = load_champion(settings.tracking_uri, settings.model_name, settings.model_alias)
-    store = FeatureStore(repo_path=str(settings.feature_repo))
-    service = find_service(store, model.feature_service)
-    full_names = uses_full_names(service, model.feature_names)
-    return model, OnlineFeatures(store, service, full_names)
 
 
 def lifespan_for(
@@ -62,11 +157,44 @@ def lifespan_for(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.model, app.state.features = load(settings)
-        yield
-        await app.state.features.store.close()
+        state = app.state
+        state.settings, state.store = settings, open_store(settings)
+        state.served = load_served(settings, state.store)
+        limit_threads(settings.model_threads)
+        state.reader, state.plans = OnlineReader(state.store), Plans(state.store)
+        state.reloader = Reloader(settings, state)
+        state.log = PredictionLog(
+            settings.prediction_log, settings.log_batch_rows, settings.log_flush_s
+        )
+        state.log.start()
+        poll = asyncio.create_task(state.reloader.poll()) if settings.reload_interval_s else None
+        try:
+            yield
+        finally:
+            if poll is not None:
+                poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poll
+            state.log.close()
+            await state.store.close()
 
     return lifespan
+
+
+def open_store(settings: ServingSettings):
+    from feast import FeatureStore  # costs seconds: only when the server starts
+
+    return FeatureStore(repo_path=str(settings.feature_repo))
+
+
+def limit_threads(threads: int) -> None:
+    """One-row predictions only get slower with more OpenMP threads on a busy machine.
+
+    After the model is loaded: threadpoolctl limits only the libraries already loaded.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
@@ -76,5 +204,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         summary="P(arrival > 15 min late or cancelled) from the feature store's online features.",
         lifespan=lifespan_for(settings),
     )
-    app.include_router(router)
+    app.add_middleware(
+        ObservedMiddleware,
+        timeout_s=settings.request_timeout_s,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    for part in (router, reads, admin):
+        app.include_router(part)
     return app

@@ -2,9 +2,12 @@
 
     ServingError
     ├── ModelNotFoundError    no model version carries the alias (nothing to serve)
-    └── ModelContractError    the model's tags don't match the feature repo's FeatureService
+    ├── ModelContractError    the model's tags don't match the feature repo's FeatureService
+    └── BadReadError          a read or push names features, views or entities the repo lacks,
+                              or gives values of the wrong type (the routes answer 422)
 
-Both are raised while the app starts, so a misconfigured server never answers a request.
+The first two are raised while the app starts (or reloads, which then keeps the old model),
+so a misconfigured server never answers a request.
 """
 
 
@@ -17,4 +20,8 @@ class ModelNotFoundError(ServingError):
 
 
 class ModelContractError(ServingError):
+    pass
+
+
+class BadReadError(ServingError):
     pass

@@ -1,7 +1,7 @@
 """Load the champion model from the MLflow registry, with the contract it was trained on."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,13 @@ class Champion:
         return pd.DataFrame([row], columns=self.feature_names, dtype="float64")
 
     def predict(self, values: Mapping[str, Any]) -> float:
-        return float(self.estimator.predict_proba(self.frame(values))[0, 1])
+        return self.predict_many([values])[0]
+
+    def predict_many(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+        """One call to the estimator for all rows: per-call overhead dominates small batches."""
+        matrix = [[_as_float(row.get(name)) for name in self.feature_names] for row in rows]
+        frame = pd.DataFrame(matrix, columns=self.feature_names, dtype="float64")
+        return self.estimator.predict_proba(frame)[:, 1].tolist()
 
 
 def _as_float(value: Any) -> float:
@@ -39,9 +45,7 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     """The version `name@alias` and its estimator; raises ModelNotFoundError if there is none."""
     import mlflow  # costs seconds: only when the server starts
 
-    _require_sqlite_file(tracking_uri, name, alias)
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = _version_by_alias(client, tracking_uri, name, alias)
+    client, version = _find_version(tracking_uri, name, alias)
     service, features = _contract(version.tags, f"{name} version {version.version}")
     # By number, not alias: the version we report is the version we run, even if the alias
     # moves meanwhile. From its artifact URI, because `load_model("models:/...")` resolves
@@ -50,6 +54,21 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
         client.get_model_version_download_uri(name, version.version)
     )
     return Champion(name, str(version.version), service, features, estimator)
+
+
+def champion_version(tracking_uri: str, name: str, alias: str) -> str:
+    """The version number `name@alias` points at now, with its contract tags checked."""
+    _, version = _find_version(tracking_uri, name, alias)
+    _contract(version.tags, f"{name} version {version.version}")
+    return str(version.version)
+
+
+def _find_version(tracking_uri: str, name: str, alias: str) -> tuple[Any, Any]:
+    import mlflow
+
+    _require_sqlite_file(tracking_uri, name, alias)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return client, _version_by_alias(client, tracking_uri, name, alias)
 
 
 def _require_sqlite_file(tracking_uri: str, name: str, alias: str) -> None:

@@ -1,18 +1,21 @@
 """The prediction server's settings, read from `FLIGHTS_*` environment variables."""
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServingSettings(BaseSettings):
-    """Which feature repo and which registered model to serve, and where to listen.
+    """Which feature repo and which registered model to serve, where to listen, and the limits.
 
     The MLflow tracking URI is read from the standard `MLFLOW_TRACKING_URI` (so training and
     serving share one variable); unset, it is the SQLite store in the platform's data dir.
+    Tokens: without `FLIGHTS_ADMIN_TOKEN` the write and admin endpoints are disabled (403), not
+    open; with `FLIGHTS_READ_TOKEN` the read endpoints require it too.
     """
 
     model_config = SettingsConfigDict(env_prefix="FLIGHTS_")
@@ -22,9 +25,25 @@ class ServingSettings(BaseSettings):
     model_alias: str = "champion"
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
     mlflow_tracking_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("mlflow_tracking_uri", "MLFLOW_TRACKING_URI")
     )
+    # Reference time for ttl checks when a read names none; unset is the wall clock. A replay
+    # of past data (the 2013 flights) sets it to the data's watermark.
+    as_of: datetime | None = None
+    prediction_lead: timedelta = timedelta(hours=2)  # predictions are made this long before
+    admin_token: SecretStr | None = None
+    read_token: SecretStr | None = None
+    max_body_bytes: int = 1_000_000
+    max_entities: int = 1000
+    max_batch: int = 100
+    request_timeout_s: float = 5.0
+    reload_interval_s: float = 30.0  # 0 disables polling; POST /admin/reload still works
+    model_threads: int = 1  # OpenMP threads per worker: more only slows one-row predictions
+    log_dir: Path | None = None  # None: data/predictions beside the feature repo
+    log_batch_rows: int = 1000
+    log_flush_s: float = 5.0
 
     @property
     def data_dir(self) -> Path:
@@ -36,3 +55,7 @@ class ServingSettings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def prediction_log(self) -> Path:
+        return self.log_dir or self.data_dir / "predictions"

@@ -7,12 +7,14 @@ contract serving relies on (alias `champion`, tags `feature_service` and `featur
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from pipelines.materialize import watermark
 from pipelines.settings import PipelineSettings
 from serving.app import create_app
 from serving.settings import ServingSettings
@@ -66,9 +68,12 @@ def fit(features: pd.DataFrame, labels: pd.Series):
 def register(uri: str, artifacts: Path, model, names: list[str]) -> None:
     import mlflow
 
-    # The fluent API reads the env var; set only while logging, so nothing else sees it.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
+    # The fluent API uses the process-wide URIs (another test may have set them): point them
+    # here only while logging, then put back what was there.
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
         experiment = mlflow.create_experiment("serving-tests", artifact_location=artifacts.as_uri())
         with mlflow.start_run(experiment_id=experiment):
             logged = mlflow.sklearn.log_model(
@@ -77,6 +82,9 @@ def register(uri: str, artifacts: Path, model, names: list[str]) -> None:
                 registered_model_name=MODEL,
                 skops_trusted_types=["numpy.dtype"],  # SimpleImputer keeps its input dtype
             )
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = str(logged.registered_model_version)
     client.set_registered_model_alias(MODEL, "champion", version)
@@ -94,3 +102,27 @@ def client(serving_settings: ServingSettings) -> Iterator[TestClient]:
     """One server for the session: loading the store and model takes seconds."""
     with TestClient(create_app(serving_settings)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def as_of(platform: PipelineSettings):
+    """The data's watermark: the moment the test platform's online store is current at."""
+    from pipelines.materialize import watermark
+
+    return watermark(platform.offline)
+
+
+@pytest.fixture(scope="session")
+def known_flight(platform: PipelineSettings) -> dict:
+    """The aircraft that landed last before the data ends, flying again an hour after."""
+    end = watermark(platform.offline)
+    flights = pd.read_parquet(platform.offline / "flights.parquet").dropna(subset=["tailnum"])
+    last = flights[flights["known_at"] <= end].sort_values("known_at").iloc[-1]
+    return {
+        "tailnum": last["tailnum"],
+        "carrier": last["carrier"],
+        "origin": last["origin"],
+        "dest": last["dest"],
+        "scheduled_departure": (end + timedelta(hours=1)).isoformat(),
+        "distance": int(last["distance"]),
+    }

@@ -1,13 +1,10 @@
 """The HTTP API, through FastAPI's TestClient against a materialized test platform."""
 
-from datetime import timedelta
-
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.materialize import watermark
-from pipelines.settings import PipelineSettings
 from serving.app import create_app
 from serving.errors import ModelNotFoundError
 from serving.settings import ServingSettings
@@ -16,22 +13,6 @@ AIRCRAFT = ["flights_24h", "mean_arr_delay_24h", "late_share_24h", "flights_7d"]
 AIRCRAFT += ["mean_arr_delay_7d", "late_share_7d"]
 CARRIER = ["carrier_flights_7d", "on_time_rate_7d", "cancel_rate_7d", "carrier_flights_30d"]
 SCHEDULE = ["dep_hour_local", "dep_weekday", "dep_month", "distance_miles"]
-
-
-@pytest.fixture(scope="module")
-def known_flight(platform: PipelineSettings) -> dict:
-    """The aircraft that landed last before the data ends, flying again an hour after."""
-    end = watermark(platform.offline)
-    flights = pd.read_parquet(platform.offline / "flights.parquet").dropna(subset=["tailnum"])
-    last = flights[flights["known_at"] <= end].sort_values("known_at").iloc[-1]
-    return {
-        "tailnum": last["tailnum"],
-        "carrier": last["carrier"],
-        "origin": last["origin"],
-        "dest": last["dest"],
-        "scheduled_departure": (end + timedelta(hours=1)).isoformat(),
-        "distance": int(last["distance"]),
-    }
 
 
 def test_health(client: TestClient) -> None:

@@ -1,5 +1,7 @@
 """`python -m serving` and its settings: flags over environment over defaults."""
 
+import os
+
 import pytest
 
 from serving import __main__ as cli
@@ -10,6 +12,7 @@ from serving.settings import ServingSettings
 def served(monkeypatch: pytest.MonkeyPatch) -> dict:
     """What uvicorn.run was called with (it is not actually started)."""
     calls: dict = {}
+    monkeypatch.setattr(cli, "preflight", lambda settings: None)
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs, app=app))
     return calls
 
@@ -37,3 +40,21 @@ def test_settings_come_from_flights_env_vars(monkeypatch, tmp_path) -> None:
 def test_the_tracking_uri_is_mlflows_own_variable(monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert ServingSettings().tracking_uri == "http://mlflow:5000"
+
+
+def test_several_workers_get_the_app_factory_and_shared_metrics(served, monkeypatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    cli.main(["--workers", "2", "--no-access-log"])
+    assert served["app"] == "serving.app:create_app" and served["factory"] is True
+    assert (served["workers"], served["access_log"]) == (2, False)
+    assert os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
+
+
+def test_without_a_champion_it_says_so_in_one_line_and_exits_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'none.db'}")
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **k: pytest.fail("must not start"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "flight_delay@champion" in err and "Traceback" not in err

@@ -1,0 +1,269 @@
+"""The fast read path: what Feast's `get_online_features` answers, minus its overhead, plus ttl.
+
+A read is planned once per (features, full names) from the registry: which views, which join
+keys, which features. Each request then calls the online store's own `online_read` once per
+view (Feast's OnlineStore interface, so the SQLite store and any plugin store both work),
+computes on-demand views from the request, and marks values older than their view's ttl at
+the reference time as OUTSIDE_MAX_AGE with the value withheld. Feast's own server ignores the
+ttl online (feast-dev/feast#6821) and refuses to serve a view while it is MATERIALIZING; this
+path does neither. Everything else (names, order of views, statuses, join keys echoed first)
+is what Feast answers, which tests check view by view.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from feast import FeatureService, FeatureStore, FeatureView, OnDemandFeatureView
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value
+from feast.type_map import feast_value_type_to_python_type
+from feast.value_type import ValueType
+
+from serving.errors import BadReadError
+from serving.request_features import RequestTransform, request_transform
+
+PRESENT, NOT_FOUND, STALE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
+SCALARS = {"int64_val", "int32_val", "double_val", "float_val", "string_val", "bool_val"}
+
+
+@dataclass(frozen=True)
+class ViewRead:
+    """One feature view of a plan: the request columns that key it and the features wanted."""
+
+    view: FeatureView
+    columns: tuple[str, ...]  # request columns, in the view's join-key order
+    join_keys: tuple[str, ...]  # the view's own join keys, as stored
+    types: tuple[ValueType, ...]
+    features: tuple[str, ...]
+    names: tuple[str, ...]  # the features as the response names them
+    ttl_s: float | None
+
+
+@dataclass(frozen=True)
+class RequestRead:
+    """One on-demand view of a plan, computed from request columns."""
+
+    view: OnDemandFeatureView
+    transform: RequestTransform
+    features: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    views: tuple[ViewRead, ...]
+    requested: tuple[RequestRead, ...]
+    # Feast echoes every request column that is the join key of any entity in the registry.
+    echoed: frozenset[str] = frozenset()
+
+    @property
+    def join_keys(self) -> set[str]:
+        return {column for read in self.views for column in read.columns}
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [n for read in (*self.views, *self.requested) for n in read.names]
+
+
+@dataclass
+class Column:
+    """One feature over the request's rows; statuses are Feast's FieldStatus names."""
+
+    name: str
+    view: str
+    values: list[Any]
+    statuses: list[str]
+    timestamps: list[datetime | None]
+
+
+@dataclass
+class Answer:
+    columns: list[Column] = field(default_factory=list)
+    ages: dict[str, float] = field(default_factory=dict)  # view: oldest age served, seconds
+
+    def by_name(self) -> dict[str, Column]:
+        return {column.name: column for column in self.columns}
+
+
+def plan_for(store: FeatureStore, features: FeatureService | Sequence[str], full: bool) -> Plan:
+    """Resolve a FeatureService or `view:feature` references against the registry."""
+    wanted: dict[str, list[str]] = {}
+    projections: dict[str, Any] = {}
+    if isinstance(features, FeatureService):
+        for projection in features.feature_view_projections:
+            wanted[projection.name] = [f.name for f in projection.features]
+            projections[projection.name] = projection
+    else:
+        for ref in features:
+            view, sep, name = ref.partition(":")
+            if not (sep and view and name):
+                raise BadReadError(f"feature {ref!r} is not of the form 'view:feature'")
+            wanted.setdefault(view, []).append(name)
+    reads = [
+        _read(store, view, names, projections.get(view), full) for view, names in wanted.items()
+    ]
+    return Plan(
+        views=tuple(r for r in reads if isinstance(r, ViewRead)),
+        requested=tuple(r for r in reads if isinstance(r, RequestRead)),
+        echoed=frozenset(e.join_key for e in store.list_entities(allow_cache=True)),
+    )
+
+
+def _read(store, name: str, features: list[str], projection, full: bool):
+    view = _find_view(store, name)
+    if projection is not None:
+        view = view.with_projection(projection)
+    known = {f.name for f in view.features}
+    unknown = [f for f in features if f not in known]
+    if unknown:
+        raise BadReadError(f"view {name!r} has no feature(s) {unknown}; it has {sorted(known)}")
+    prefix = view.projection.name_to_use()
+    names = tuple(f"{prefix}__{f}" if full else f for f in features)
+    if isinstance(view, OnDemandFeatureView):
+        return RequestRead(view, request_transform(view), tuple(features), names)
+    keys = tuple(c.name for c in view.entity_columns)
+    mapping = view.projection.join_key_map or {}
+    ttl = view.ttl.total_seconds() if view.ttl else None
+    return ViewRead(
+        view=view,
+        columns=tuple(mapping.get(k, k) for k in keys),
+        join_keys=keys,
+        types=tuple(c.dtype.to_value_type() for c in view.entity_columns),
+        features=tuple(features),
+        names=names,
+        ttl_s=ttl,
+    )
+
+
+def _find_view(store: FeatureStore, name: str):
+    from feast.errors import FeatureViewNotFoundException, OnDemandFeatureViewNotFoundException
+
+    for get in (store.get_feature_view, store.get_on_demand_feature_view):
+        try:
+            return get(name, allow_registry_cache=True)
+        except (FeatureViewNotFoundException, OnDemandFeatureViewNotFoundException):
+            continue
+    raise BadReadError(f"the registry has no feature view {name!r}: see `feast feature-views list`")
+
+
+class OnlineReader:
+    """Reads plans through the store's provider; holds no state between requests."""
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+        self._provider = store._get_provider()
+
+    def read(
+        self, plan: Plan, entities: Mapping[str, Sequence[Any]], as_of: Sequence[float]
+    ) -> Answer:
+        """Every planned feature for each row of `entities` (columnar, as Feast takes them).
+
+        `as_of` holds one reference time (epoch seconds) per row, or one for all rows.
+        """
+        rows = _row_count(plan, entities)
+        answer = Answer()
+        for read in plan.views:
+            self._read_view(read, entities, rows, as_of, answer)
+        for read in plan.requested:
+            computed = read.transform(entities, rows)
+            for feature, name in zip(read.features, read.names, strict=True):
+                answer.columns.append(
+                    Column(name, read.view.name, computed[feature], [PRESENT] * rows, [None] * rows)
+                )
+        return answer
+
+    def _read_view(self, read: ViewRead, entities, rows: int, as_of, answer: Answer) -> None:
+        keys = [tuple(entities[c][i] for c in read.columns) for i in range(rows)]
+        unique = list(dict.fromkeys(keys))
+        protos = [_entity_key(read, key) for key in unique]
+        found = dict(
+            zip(
+                unique,
+                self._provider.online_read(
+                    self.store.config, read.view, protos, list(read.features)
+                ),
+                strict=True,
+            )
+        )
+        stamps, oldest = [], None
+        rows_data = []
+        for i, key in enumerate(keys):
+            ts, data = found[key]
+            if data is not None and read.ttl_s is not None:
+                age = as_of[i if len(as_of) > 1 else 0] - ts.timestamp()
+                oldest = age if oldest is None or age > oldest else oldest
+                if age > read.ttl_s:
+                    data = STALE
+            stamps.append(ts)
+            rows_data.append(data)
+        if oldest is not None:
+            answer.ages[read.view.name] = oldest
+        for feature, name in zip(read.features, read.names, strict=True):
+            values, statuses = _feature_column(feature, rows_data)
+            answer.columns.append(Column(name, read.view.name, values, statuses, stamps))
+
+
+def _feature_column(feature: str, rows_data: list) -> tuple[list, list[str]]:
+    values, statuses = [], []
+    for data in rows_data:
+        if data is None:
+            values.append(None), statuses.append(NOT_FOUND)
+        elif data is STALE:
+            values.append(None), statuses.append(STALE)
+        elif (proto := data.get(feature)) is None:
+            values.append(None), statuses.append(NOT_FOUND)
+        else:
+            values.append(_python(proto)), statuses.append(PRESENT)
+    return values, statuses
+
+
+def _python(proto: Value) -> Any:
+    kind = proto.WhichOneof("val")
+    if kind is None:
+        return None
+    return getattr(proto, kind) if kind in SCALARS else feast_value_type_to_python_type(proto)
+
+
+def _entity_key(read: ViewRead, key: tuple) -> EntityKey:
+    return EntityKey(
+        join_keys=list(read.join_keys),
+        entity_values=[
+            _value(v, t, c) for v, t, c in zip(key, read.types, read.columns, strict=True)
+        ],
+    )
+
+
+def _value(value: Any, kind: ValueType, column: str) -> Value:
+    if kind == ValueType.STRING and isinstance(value, str):
+        return Value(string_val=value)
+    if kind in (ValueType.INT64, ValueType.INT32) and _is_int(value):
+        return Value(int64_val=value) if kind == ValueType.INT64 else Value(int32_val=value)
+    raise BadReadError(f"entities.{column} holds {value!r}, but its join key is {kind.name}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
+def _row_count(plan: Plan, entities: Mapping[str, Sequence[Any]]) -> int:
+    needed = plan.join_keys | {c for r in plan.requested for c in r.transform.inputs}
+    missing = sorted(needed - set(entities))
+    if missing:
+        raise BadReadError(f"entities lacks {missing}, needed by the requested features")
+    lengths = {len(entities[c]) for c in needed} or {len(v) for v in entities.values()}
+    if len(lengths) > 1:
+        raise BadReadError(f"entities columns have different lengths {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+def epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+Transform = Callable[[Mapping[str, Sequence[Any]], int], dict[str, list[Any]]]

@@ -1,0 +1,73 @@
+"""What is being served (champion + its FeatureService's read plan), and reloading it.
+
+The app holds one `Served`; a reload builds a new one completely (model loaded, contract
+checked, plan resolved) and then swaps the reference, so a request in flight finishes with the
+model it started with and no request ever sees half a reload. A reload that fails keeps the old
+model serving and says why.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from feast import FeatureService, FeatureStore
+
+from serving.batcher import Batcher
+from serving.features import find_service, uses_full_names
+from serving.model import Champion, champion_version, load_champion
+from serving.online import Plan, plan_for
+from serving.settings import ServingSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Served:
+    champion: Champion
+    service: FeatureService
+    plan: Plan
+    batcher: Batcher = field(compare=False)
+
+
+def serve(store: FeatureStore, champion: Champion) -> Served:
+    service = find_service(store, champion.feature_service)
+    plan = plan_for(store, service, uses_full_names(service, champion.feature_names))
+    return Served(champion, service, plan, Batcher(champion))
+
+
+def load_served(settings: ServingSettings, store: FeatureStore) -> Served:
+    champion = load_champion(settings.tracking_uri, settings.model_name, settings.model_alias)
+    return serve(store, champion)
+
+
+class Reloader:
+    """Moves `holder.served` to the version the alias points at, when it has moved."""
+
+    def __init__(self, settings: ServingSettings, holder) -> None:
+        self.settings = settings
+        self.holder = holder
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> bool:
+        """True when a new version was loaded; raises ServingError, keeping the old one."""
+        s = self.settings
+        async with self._lock:
+            current = self.holder.served.champion.version
+            version = await asyncio.to_thread(
+                champion_version, s.tracking_uri, s.model_name, s.model_alias
+            )
+            if version == current:
+                return False
+            self.holder.served = await asyncio.to_thread(load_served, s, self.holder.store)
+            logger.info("serving %s version %s (was %s)", s.model_name, version, current)
+            return True
+
+    async def poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_interval_s)
+            try:
+                await asyncio.to_thread(self.holder.store.refresh_registry)
+                self.holder.plans.clear()
+                await self.reload()
+            except Exception:  # a bad registry state must not stop serving the current model
+                logger.exception("model reload failed; still serving the previous version")
