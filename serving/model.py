@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ class Champion:
     feature_service: str
     feature_names: list[str]
     estimator: Any
+    tags: Mapping[str, str] = field(default_factory=dict)  # the version's contract with Feast
 
     def frame(self, values: Mapping[str, Any]) -> pd.DataFrame:
         """One row, columns exactly `feature_names`, floats with NaN for missing values."""
@@ -53,7 +54,7 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     estimator = mlflow.sklearn.load_model(
         client.get_model_version_download_uri(name, version.version)
     )
-    return Champion(name, str(version.version), service, features, estimator)
+    return Champion(name, str(version.version), service, features, estimator, dict(version.tags))
 
 
 def champion_version(tracking_uri: str, name: str, alias: str) -> str:

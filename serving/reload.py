@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from feast import FeatureService, FeatureStore
 
 from serving.batcher import Batcher
+from serving.errors import ModelContractError
 from serving.features import find_service, uses_full_names
 from serving.model import Champion, champion_version, load_champion
 from serving.online import Plan, plan_for
@@ -30,7 +31,16 @@ class Served:
 
 
 def serve(store: FeatureStore, champion: Champion) -> Served:
+    """Refuses a champion whose recorded FeatureService or feature types differ from the
+    registry's now (the check is training's: it defines what a version records)."""
+    from training.contract import check_contract
+    from training.errors import ContractError
+
     service = find_service(store, champion.feature_service)
+    try:
+        check_contract(store, champion.tags)
+    except ContractError as exc:
+        raise ModelContractError(f"{champion.name} version {champion.version}: {exc}") from exc
     plan = plan_for(store, service, uses_full_names(service, champion.feature_names))
     return Served(champion, service, plan, Batcher(champion))
 

@@ -37,9 +37,11 @@ def tracking_uri(platform: PipelineSettings, store) -> str:
     folder.mkdir()
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     service = store.get_feature_service(SERVICE)
-    names = [field.name for view in service.feature_view_projections for field in view.features]
+    fields = [field for view in service.feature_view_projections for field in view.features]
+    names = [field.name for field in fields]
+    types = {field.name: str(field.dtype) for field in fields}
     features, labels = training_frame(store, service, platform.offline, names)
-    register(uri, folder / "artifacts", fit(features, labels), names)
+    register(uri, folder / "artifacts", fit(features, labels), names, types)
     return uri
 
 
@@ -65,7 +67,7 @@ def fit(features: pd.DataFrame, labels: pd.Series):
     return model.fit(features, labels)
 
 
-def register(uri: str, artifacts: Path, model, names: list[str]) -> None:
+def register(uri: str, artifacts: Path, model, names: list[str], types: dict[str, str]) -> None:
     import mlflow
 
     # The fluent API uses the process-wide URIs (another test may have set them): point them
@@ -90,6 +92,7 @@ def register(uri: str, artifacts: Path, model, names: list[str]) -> None:
     client.set_registered_model_alias(MODEL, "champion", version)
     client.set_model_version_tag(MODEL, version, "feature_service", SERVICE)
     client.set_model_version_tag(MODEL, version, "feature_names", json.dumps(names))
+    client.set_model_version_tag(MODEL, version, "feature_types", json.dumps(types))
 
 
 @pytest.fixture(scope="session")

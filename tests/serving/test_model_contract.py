@@ -8,6 +8,7 @@ import pytest
 from serving.errors import ModelContractError
 from serving.features import find_service, uses_full_names
 from serving.model import Champion, _contract
+from serving.reload import serve
 
 NAMES = ["flights_7d", "temp", "distance_miles"]
 
@@ -63,3 +64,24 @@ def test_a_repo_never_applied_is_refused(fresh_platform) -> None:
     store = FeatureStore(repo_path=str(fresh_platform.feature_repo))
     with pytest.raises(ModelContractError, match="pipelines apply"):
         find_service(store, "flight_delay_v1")
+
+
+def _champion(store, **tag_changes) -> Champion:
+    service = store.get_feature_service("flight_delay_v1")
+    fields = [f for view in service.feature_view_projections for f in view.features]
+    types = {f.name: str(f.dtype) for f in fields}
+    tags = {
+        "feature_service": "flight_delay_v1",
+        "feature_names": json.dumps([f.name for f in fields]),
+        "feature_types": json.dumps({**types, **tag_changes}),
+    }
+    return Champion("flight_delay", "7", "flight_delay_v1", [f.name for f in fields], None, tags)
+
+
+def test_serving_loads_a_model_whose_contract_matches_the_registry(store) -> None:
+    assert serve(store, _champion(store)).champion.version == "7"
+
+
+def test_serving_refuses_a_model_whose_feature_types_changed(store) -> None:
+    with pytest.raises(ModelContractError, match=r"version 7.*flights_7d"):
+        serve(store, _champion(store, flights_7d="String"))
