@@ -29,9 +29,10 @@ class TrainingSettings(BaseSettings):
     validation_start: datetime = datetime(2013, 9, 1, tzinfo=UTC)
     test_start: datetime = datetime(2013, 11, 1, tzinfo=UTC)
     seed: int = 42
-    # Feast's DuckDB point-in-time join holds every candidate feature row of every entity row
-    # in memory at once; chunks of entity rows keep that bounded on the full year.
-    frame_chunk_rows: int = Field(default=5000, gt=0)
+    # Entity rows per get_historical_features call. The repo's as-of offline store does the
+    # full year in one pass; with stock Feast's DuckDB store (which holds every candidate row
+    # inside the ttl) set it to a few thousand to bound memory.
+    frame_chunk_rows: int = Field(default=400_000, gt=0)
     # Hyperparameter search: this many sampled candidates, each scored over `tune_folds`
     # expanding time-ordered folds of the training months (0 = the default parameters).
     tune_budget: int = Field(default=8, ge=0)

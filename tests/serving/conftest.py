@@ -89,10 +89,10 @@ def register(uri: str, artifacts: Path, model, names: list[str], types: dict[str
         mlflow.set_registry_uri(before[1])
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = str(logged.registered_model_version)
-    client.set_registered_model_alias(MODEL, "champion", version)
     client.set_model_version_tag(MODEL, version, "feature_service", SERVICE)
     client.set_model_version_tag(MODEL, version, "feature_names", json.dumps(names))
     client.set_model_version_tag(MODEL, version, "feature_types", json.dumps(types))
+    client.set_registered_model_alias(MODEL, "champion", version)  # last: a whole contract
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def new_version(client) -> str:
     first = client.get_model_version("flight_delay", "1")
     source = client.get_model_version_download_uri("flight_delay", "1")  # a path, not models:/
     second = client.create_model_version("flight_delay", source, run_id=first.run_id)
-    for key in ("feature_service", "feature_names"):
+    for key in ("feature_service", "feature_names", "feature_types"):
         client.set_model_version_tag("flight_delay", second.version, key, first.tags[key])
     return str(second.version)
 

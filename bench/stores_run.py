@@ -1,0 +1,69 @@
+"""Run one measurement per fresh subprocess and report medians, peak memory and ratios.
+
+A child prints one JSON line: its timed seconds, its peak resident memory (getrusage of the
+child's VmHWM, so DuckDB's native memory counts and no measurement inherits another's heap;
+imports count alike for every peer) and anything else it wants to report.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "stores.md"
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float
+    extra: dict
+
+
+def child(module: str, *args: str) -> Run:
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", module, "--child", *args],
+        cwd=ROOT,
+        env={**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {args} failed:\n{done.stderr[-3000:]}")
+    extra = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+    return Run(extra.pop("seconds"), extra.pop("peak_mb"), extra)
+
+
+def median_run(runs: list[Run]) -> Run:
+    seconds = statistics.median(r.seconds for r in runs)
+    return Run(seconds, statistics.median(r.peak_mb for r in runs), runs[0].extra)
+
+
+def report(extra: dict, seconds: float) -> None:
+    """Called in a child: print the JSON line the parent reads."""
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), **extra}), flush=True)
+
+
+def peak_mb() -> float:
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent through
+    # fork and exec, so a child would report at least its parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory needs Linux")
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace (or append) the section `title` of bench/results/stores.md."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Store benchmarks\n"
+    marker = f"\n## {title}\n"
+    if marker in text:
+        head, rest = text.split(marker, 1)
+        tail = rest.split("\n## ", 1)
+        text = head + (("\n## " + tail[1]) if len(tail) == 2 else "")
+    RESULTS.write_text(text.rstrip("\n") + "\n" + marker + "\n" + body.rstrip("\n") + "\n")

@@ -1,0 +1,275 @@
+"""`BulkSqliteOnlineStore`: a SQLite online store written in bulk, one row per entity and view.
+
+Configure with `online_store: {type: stores.online.BulkSqliteOnlineStore, path: ...}`.
+
+Stock Feast's SQLite store keeps a row per (entity, feature) holding a serialized ValueProto
+and writes it with one `execute` per value. Here a view's table holds one row per entity: its
+event and created times (UTC microseconds), a layout id, and one column per feature. The layout
+(kept in `bulk__layouts`) names the features the row was written with and how each is encoded,
+so a read returns exactly what stock Feast's reader returns for the same writes, including
+features added to a view after the row was written (absent, as in stock Feast).
+
+Writes are one `executemany` in one transaction per call: a failed or killed write leaves the
+previous rows readable. An upsert only replaces a row whose (event time, created time) is not
+newer than the incoming one, so an older row never overwrites a newer one, whatever the order
+of the writes. The tables are named `bulk_<project>_<view>`, beside any tables of the stock
+store in the same file, so switching between the two types never reads the other's layout.
+"""
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from feast import Entity
+from feast.feature_view import FeatureView
+from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.helpers import compute_table_id
+from feast.infra.online_stores.online_store import OnlineStore
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from pydantic import StrictStr
+
+from stores import codecs
+from stores.duck import ident
+from stores.errors import OnlineLayoutError
+
+LAYOUTS = "bulk__layouts"
+FIXED = ("entity_key", "event_ts", "created_ts", "layout")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+READ_CHUNK = 5000  # entity keys per SELECT, well under SQLite's bound on parameters
+NO_CREATED = -(2**63)  # sorts a row without a created time below any with one
+
+
+class BulkSqliteOnlineStoreConfig(FeastConfigBaseModel):
+    type: Literal["stores.online.BulkSqliteOnlineStore"] = "stores.online.BulkSqliteOnlineStore"
+    path: StrictStr = "data/online.db"
+    """The SQLite file, relative to the feature repo unless absolute."""
+
+
+Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
+
+
+class BulkSqliteOnlineStore(OnlineStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self._conn: sqlite3.Connection | None = None
+        self._layouts: dict[int, list[tuple[str, str]]] = {}
+        self._layout_ids: dict[str, int] = {}
+
+    # -- connection and schema ------------------------------------------------------------
+
+    def _connect(self, config: RepoConfig) -> sqlite3.Connection:
+        if self._conn is None:
+            path = _db_path(config)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False)
+            # WAL: the server keeps reading the previous state while a materialization writes.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {LAYOUTS} (id INTEGER PRIMARY KEY, spec TEXT UNIQUE)"
+            )
+            conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _ensure_table(self, conn: sqlite3.Connection, name: str, features: Sequence[str]) -> None:
+        # Feature columns have no declared type, so SQLite stores each value as given.
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {ident(name)} (entity_key BLOB PRIMARY KEY, "
+            "event_ts INTEGER NOT NULL, created_ts INTEGER, layout INTEGER NOT NULL)"
+        )
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({ident(name)})")}
+        if not set(FIXED) <= present:
+            raise OnlineLayoutError(
+                f"table {name} lacks the columns {sorted(set(FIXED) - present)}: it was not "
+                "written by BulkSqliteOnlineStore; point the store at a new path"
+            )
+        for feature in features:
+            if _column(feature) not in present:
+                conn.execute(f"ALTER TABLE {ident(name)} ADD COLUMN {ident(_column(feature))}")
+
+    def _layout_id(self, conn: sqlite3.Connection, spec: list[tuple[str, str]]) -> int:
+        text = json.dumps(spec)
+        if text not in self._layout_ids:
+            conn.execute(f"INSERT OR IGNORE INTO {LAYOUTS} (spec) VALUES (?)", (text,))
+            (found,) = conn.execute(f"SELECT id FROM {LAYOUTS} WHERE spec = ?", (text,)).fetchone()
+            self._layout_ids[text] = found
+            self._layouts[found] = spec
+        return self._layout_ids[text]
+
+    def _layout(self, conn: sqlite3.Connection, layout: int) -> list[tuple[str, str]]:
+        if layout not in self._layouts:  # written by another process since we last looked
+            for found, text in conn.execute(f"SELECT id, spec FROM {LAYOUTS}"):
+                self._layouts[found] = [tuple(pair) for pair in json.loads(text)]
+        return self._layouts[layout]
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write_arrow(self, config: RepoConfig, view: FeatureView, table: pa.Table) -> None:
+        """Write the latest row per entity of `table` (join keys, features, timestamps) in one
+        transaction, converting column by column instead of value by value."""
+        source = view.batch_source
+        keys = codecs.entity_keys(
+            {f.name: (table[f.name], f.dtype.to_value_type()) for f in view.entity_columns},
+            config.entity_key_serialization_version,
+        )
+        encoded = [
+            codecs.column_values(table[f.name], f.dtype.to_value_type()) for f in view.features
+        ]
+        spec = [(f.name, codec) for f, (codec, _) in zip(view.features, encoded, strict=True)]
+        created = source.created_timestamp_column
+        with_created = created and created in table.column_names
+        rows = zip(
+            keys,
+            _micros(table[source.timestamp_field]),
+            _micros(table[created]) if with_created else repeat(None),
+            *(values for _, values in encoded),
+            strict=False,  # repeat() is endless; the other columns have one value per row
+        )
+        self._upsert(config, view, spec, rows)
+
+    def online_write_batch(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[Row],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Feast's protobuf write path (push, write_to_online_store, other engines): values are
+        kept as serialized ValueProtos, still one row per entity and one transaction."""
+        version = config.entity_key_serialization_version
+        by_features: dict[tuple[str, ...], list[tuple]] = {}
+        for key, values, ts, created in data:
+            row = (
+                serialize_entity_key(key, entity_key_serialization_version=version),
+                _datetime_micros(ts),
+                None if created is None else _datetime_micros(created),
+                *(v.SerializeToString() for v in values.values()),
+            )
+            by_features.setdefault(tuple(values), []).append(row)
+        for names, rows in by_features.items():
+            self._upsert(config, table, [(n, codecs.PROTO) for n in names], rows)
+        if progress:
+            progress(len(data))
+
+    def _upsert(self, config: RepoConfig, view: FeatureView, spec, rows) -> None:
+        conn = self._connect(config)
+        name = table_name(config, view)
+        columns = list(FIXED) + [_column(feature) for feature, _ in spec]
+        updates = ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in columns[1:])
+        sql = (
+            f"INSERT INTO {ident(name)} ({', '.join(map(ident, columns))}) "
+            f"VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT(entity_key) DO UPDATE SET {updates} "
+            f"WHERE (excluded.event_ts, coalesce(excluded.created_ts, {NO_CREATED})) "
+            f">= (event_ts, coalesce(created_ts, {NO_CREATED}))"
+        )
+        with conn:  # one transaction: all rows or, on any error, none
+            self._ensure_table(conn, name, [feature for feature, _ in spec])
+            layout = self._layout_id(conn, spec)
+            conn.executemany(sql, ((r[0], r[1], r[2], layout, *r[3:]) for r in rows))
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def online_read(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
+        version = config.entity_key_serialization_version
+        wanted = [
+            serialize_entity_key(k, entity_key_serialization_version=version) for k in entity_keys
+        ]
+        found: dict[bytes, tuple[datetime, dict[str, ValueProto]]] = {}
+        for start in range(0, len(wanted), READ_CHUNK):
+            found.update(self._read_chunk(config, table, wanted[start : start + READ_CHUNK]))
+        return [found.get(key, (None, None)) for key in wanted]
+
+    def _read_chunk(self, config, view, keys: list[bytes]):
+        conn = self._connect(config)
+        try:
+            cursor = conn.execute(
+                f"SELECT * FROM {ident(table_name(config, view))} "
+                f"WHERE entity_key IN ({','.join('?' * len(keys))})",
+                keys,
+            )
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # applied but never materialized: nothing found
+                return {}
+            raise
+        position = {d[0]: i for i, d in enumerate(cursor.description)}
+        return {row[0]: self._decode(conn, row, position) for row in cursor}
+
+    def _decode(self, conn, row, position) -> tuple[datetime, dict[str, ValueProto]]:
+        values = {
+            feature: codecs.decoder(codec)(row[position[_column(feature)]])
+            for feature, codec in self._layout(conn, row[position["layout"]])
+        }
+        return _whole_seconds(row[position["event_ts"]]), values
+
+    # -- infrastructure -------------------------------------------------------------------
+
+    def update(
+        self,
+        config: RepoConfig,
+        tables_to_delete: Sequence[FeatureView],
+        tables_to_keep: Sequence[FeatureView],
+        entities_to_delete: Sequence[Entity],
+        entities_to_keep: Sequence[Entity],
+        partial: bool,
+    ) -> None:
+        conn = self._connect(config)
+        with conn:
+            for view in tables_to_keep:
+                self._ensure_table(conn, table_name(config, view), [f.name for f in view.features])
+            for view in tables_to_delete:
+                conn.execute(f"DROP TABLE IF EXISTS {ident(table_name(config, view))}")
+
+    def plan(self, config: RepoConfig, desired_registry_proto) -> list:
+        return []  # the tables are created by update(); there is no separate infra to diff
+
+    def teardown(self, config: RepoConfig, tables: Sequence[FeatureView], entities) -> None:
+        conn = self._connect(config)
+        with conn:
+            for view in tables:
+                conn.execute(f"DROP TABLE IF EXISTS {ident(table_name(config, view))}")
+
+
+def table_name(config: RepoConfig, view: FeatureView) -> str:
+    versioned = config.registry.enable_online_feature_view_versioning
+    return "bulk_" + compute_table_id(config.project, view, versioned)
+
+
+def _db_path(config: RepoConfig) -> Path:
+    path = Path(config.online_store.path)
+    return path if path.is_absolute() or not config.repo_path else Path(config.repo_path) / path
+
+
+def _column(feature: str) -> str:
+    return f"v:{feature}"  # the prefix keeps features apart from the fixed columns
+
+
+def _micros(column: pa.ChunkedArray) -> list[int | None]:
+    # Naive timestamps are UTC; the store never reads the process's local zone.
+    return pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64()).to_pylist()
+
+
+def _datetime_micros(value: datetime) -> int:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def _whole_seconds(micros: int) -> datetime:
+    # Stock Feast stores whole seconds (int(ts.timestamp()), toward zero); reads match it.
+    seconds = abs(micros) // 1_000_000
+    return EPOCH + timedelta(seconds=seconds if micros >= 0 else -seconds)

@@ -1,0 +1,60 @@
+"""Two Feast stores over the same definitions and data: stock Feast's DuckDB + SQLite stores and
+this repo's as-of + bulk stores, each with its own registry and online file."""
+
+import contextlib
+import sys
+from datetime import datetime
+from pathlib import Path
+
+STOCK = {"online": {"type": "sqlite"}, "offline": {"type": "duckdb"}, "engine": "local"}
+FAST = {
+    "online": {"type": "stores.online.BulkSqliteOnlineStore"},
+    "offline": {"type": "stores.offline.AsofDuckDBOfflineStore", "memory_limit": "1GB"},
+    "engine": {"type": "stores.engine.BulkComputeEngine"},
+}
+
+
+def feature_store(folder: Path, kind: dict, objects: list, project: str = "twins"):
+    """A FeatureStore configured in code (no yaml) with `objects` applied."""
+    from feast import FeatureStore, RepoConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = RepoConfig(
+        project=project,
+        provider="local",
+        registry=str(folder / "registry.db"),
+        online_store={**kind["online"], "path": str(folder / "online.db")},
+        offline_store=kind["offline"],
+        batch_engine=kind["engine"],
+        entity_key_serialization_version=3,
+        repo_path=str(folder),
+    )
+    store = FeatureStore(config=config)
+    store.apply(objects)
+    return store
+
+
+def repo_objects(repo: Path) -> list:
+    """Every Feast object declared in the feature repo folder `repo`."""
+    from feast.repo_operations import parse_repo
+
+    # Feast imports the repo's modules by names relative to the cwd, as `feast apply` does.
+    sys.path.insert(0, str(repo))
+    try:
+        with contextlib.chdir(repo):
+            found = parse_repo(repo)
+    finally:
+        sys.path.remove(str(repo))
+    return [
+        *found.data_sources,
+        *found.entities,
+        *found.feature_views,
+        *found.on_demand_feature_views,
+        *found.feature_services,
+    ]
+
+
+def materialize_like_pipelines(store, end: datetime) -> None:
+    """What `pipelines.materialize` does for never-materialized views: end - ttl .. end."""
+    for view in store.list_feature_views():
+        store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])

@@ -1,0 +1,189 @@
+"""The bulk online store, after the bulk engine's materialization, reads back exactly what stock
+Feast's SQLite store reads back after its own; an older row never replaces a newer one; a write
+that fails half way leaves the previous state readable; `feast serve` and the app's online
+reads work on it."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from store_twins import FAST, STOCK, feature_store, materialize_like_pipelines, repo_objects
+
+from pipelines.materialize import watermark
+from pipelines.parity import KEYS, entity_keys
+from pipelines.settings import PipelineSettings
+
+
+@pytest.fixture(scope="module")
+def twins(platform: PipelineSettings, tmp_path_factory):
+    """Stock and fast stores over the fixture flights, both materialized up to the watermark."""
+    objects = repo_objects(platform.feature_repo)
+    base = tmp_path_factory.mktemp("online_twins")
+    stores = (
+        feature_store(base / "stock", STOCK, objects),
+        feature_store(base / "fast", FAST, objects),
+    )
+    for store in stores:
+        materialize_like_pipelines(store, watermark(platform.offline))
+    return stores
+
+
+def _rows(platform: PipelineSettings) -> list[dict]:
+    keys = entity_keys(pl.read_parquet(platform.offline / "flights.parquet"), sample=None)
+    return keys.select(KEYS).to_dicts() + [{"tailnum": "N0NE", "carrier": "ZZ", "origin": "XYZ"}]
+
+
+def _online_views(store) -> list:
+    return [v for v in store.list_feature_views() if v.online and set(v.join_keys) <= set(KEYS)]
+
+
+def test_online_reads_equal_stock_feast(twins, platform) -> None:
+    stock, fast = twins
+    rows = _rows(platform)
+    views = _online_views(stock)
+    refs = [f"{v.name}:{f.name}" for v in views for f in v.features]
+    want = stock.get_online_features(features=refs, entity_rows=rows).proto
+    got = fast.get_online_features(features=refs, entity_rows=rows).proto
+    assert got == want  # values, statuses and event timestamps, feature by feature
+    for view in views:  # and the store's own online_read, value protos and timestamps
+        keys = [_key(view, row) for row in rows]
+        reads = [s._get_provider().online_store.online_read(s.config, view, keys) for s in twins]
+        assert reads[0] == reads[1], view.name
+
+
+def _key(view, row):
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    names = sorted(view.join_keys)
+    return EntityKey(join_keys=names, entity_values=[Value(string_val=row[n]) for n in names])
+
+
+def test_the_servings_fast_path_reads_equal_stock_feast(twins, platform) -> None:
+    from serving.online import OnlineReader, plan_for
+
+    stock, fast = twins
+    service = stock.get_feature_service("flight_delay_v1")
+    rows = _rows(platform)
+    entities = {key: [row[key] for row in rows] for key in KEYS}
+    entities |= {"scheduled_departure": [1357020000] * len(rows), "distance": [1400] * len(rows)}
+    as_of = [watermark(platform.offline).timestamp()]
+    answers = [
+        OnlineReader(store).read(plan_for(store, service, False), entities, as_of)
+        for store in twins
+    ]
+    assert answers[0] == answers[1]
+
+
+def _carrier_view(store):
+    return store.get_feature_view("carrier_performance")
+
+
+def _table(view, carrier: str, at, flights: int) -> pa.Table:
+    """One carrier_performance row written straight to the store, as the engine would."""
+    values = {f.name: [float(flights)] for f in view.features}
+    values.update({f.name: [flights] for f in view.features if "flights" in f.name})
+    return pa.table(
+        {
+            "carrier": [carrier],
+            "event_timestamp": pa.array([at], pa.timestamp("us", "UTC")),
+            **values,
+        }
+    )
+
+
+def test_an_older_row_never_overwrites_a_newer_one(twins, platform) -> None:
+    _, fast = twins
+    view, online = _carrier_view(fast), fast._get_provider().online_store
+    at = watermark(platform.offline) + timedelta(days=400)
+    online.write_arrow(fast.config, view, _table(view, "QQ", at, 7))
+    online.write_arrow(fast.config, view, _table(view, "QQ", at - timedelta(hours=1), 1))
+    fast.materialize(  # an old window again, through the engine
+        start_date=watermark(platform.offline) - timedelta(days=3),
+        end_date=watermark(platform.offline) - timedelta(days=2),
+    )
+    got = fast.get_online_features(
+        features=["carrier_performance:carrier_flights_7d"], entity_rows=[{"carrier": "QQ"}]
+    )
+    assert got.to_dict()["carrier_flights_7d"] == [7]
+    stock_after, fast_after = (
+        s.get_online_features(
+            features=["carrier_performance:carrier_flights_7d"],
+            entity_rows=[{"carrier": c} for c in ("UA", "AA")],
+        ).to_dict()
+        for s in twins
+    )
+    assert fast_after == stock_after  # the re-run of an old window changed nothing
+
+
+def test_a_write_that_fails_half_way_leaves_the_previous_state(twins, platform) -> None:
+    _, fast = twins
+    view, online = _carrier_view(fast), fast._get_provider().online_store
+    keys = [{"carrier": c} for c in ("UA", "AA", "B6", "EV")]
+    before = fast.get_online_features(
+        features=["carrier_performance:on_time_rate_7d"], entity_rows=keys
+    ).proto
+    later = watermark(platform.offline) + timedelta(days=1)
+    batch = pa.concat_tables([_table(view, c["carrier"], later, 99) for c in keys])
+    broken = batch.set_column(
+        1, "event_timestamp", pa.array([later, later, None, later], pa.timestamp("us", "UTC"))
+    )
+    with pytest.raises(Exception, match="NOT NULL"):  # the third row fails after two were written
+        online.write_arrow(fast.config, view, broken)
+    after = fast.get_online_features(
+        features=["carrier_performance:on_time_rate_7d"], entity_rows=keys
+    ).proto
+    assert after == before
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_feast_serve_answers_from_the_bulk_store(platform, twins) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "feast.cli.cli", "serve", "--host", "127.0.0.1", "-p", str(port)],
+        cwd=platform.feature_repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        body = json.dumps({
+            "features": ["aircraft_history:flights_7d", "aircraft_history:mean_arr_delay_7d"],
+            "entities": {"tailnum": [r["tailnum"] for r in _rows(platform)[:5]]},
+        }).encode()  # fmt: skip
+        answer = _post_when_up(f"http://127.0.0.1:{port}/get-online-features", body, server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    stock, _ = twins
+    want = stock.get_online_features(
+        features=["aircraft_history:flights_7d", "aircraft_history:mean_arr_delay_7d"],
+        entity_rows=[{"tailnum": r["tailnum"]} for r in _rows(platform)[:5]],
+    ).to_dict()
+    names = answer["metadata"]["feature_names"]
+    served = {name: result["values"] for name, result in zip(names, answer["results"], strict=True)}
+    assert served["flights_7d"] == want["flights_7d"]
+    assert served["mean_arr_delay_7d"] == want["mean_arr_delay_7d"]
+
+
+def _post_when_up(url: str, body: bytes, server: subprocess.Popen, wait: float = 60.0) -> dict:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.load(response)
+        except OSError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                log = server.stderr.read()[-2000:]
+                raise AssertionError(f"feast serve did not answer: {log}") from exc
+            time.sleep(0.5)

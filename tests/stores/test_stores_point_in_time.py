@@ -1,0 +1,237 @@
+"""The as-of offline store answers exactly what stock Feast's point-in-time join answers: on the
+fixture flights (with the on-demand view, plain and full feature names) and on generated data
+built to hit the edges (equal timestamps, created-timestamp tie-breaks, ttl bounds to the
+microsecond, entity rows before any data, missing entities, nulls and NaN, duplicate entity
+rows); and both agree with a brute-force re-expression of Feast's own reference."""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from store_twins import FAST, STOCK, feature_store, repo_objects
+
+from pipelines.settings import PipelineSettings
+
+BASE = datetime(2024, 3, 1, 0, 0, 0, 250_000, tzinfo=UTC)
+TTL_A = timedelta(hours=1)
+
+
+# -- flights ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flight_stores(platform: PipelineSettings, tmp_path_factory):
+    objects = repo_objects(platform.feature_repo)
+    base = tmp_path_factory.mktemp("flight_twins")
+    return feature_store(base / "stock", STOCK, objects), feature_store(
+        base / "fast", FAST, objects
+    )
+
+
+def _flight_entities(platform: PipelineSettings) -> pd.DataFrame:
+    flights = pd.read_parquet(platform.offline / "flights.parquet")
+    return pd.DataFrame(
+        {
+            "row_id": np.arange(len(flights), dtype="int64"),
+            "tailnum": flights["tailnum"].fillna("UNKNOWN"),
+            "carrier": flights["carrier"],
+            "origin": flights["origin"],
+            "event_timestamp": flights["prediction_time"],
+            "scheduled_departure": flights["scheduled_departure"],
+            "distance": flights["distance"],
+        }
+    )
+
+
+@pytest.mark.parametrize("full_names", [False, True])
+def test_flight_frames_equal_stock_feast(flight_stores, platform, full_names) -> None:
+    stock, fast = flight_stores
+    entities = _flight_entities(platform)
+    service = stock.get_feature_service("flight_delay_v1")
+    want = stock.get_historical_features(
+        entity_df=entities.copy(), features=service, full_feature_names=full_names
+    ).to_df()
+    got = fast.get_historical_features(
+        entity_df=entities.copy(), features=service, full_feature_names=full_names
+    ).to_df()
+    assert got["row_id"].tolist() == entities["row_id"].tolist()  # entity order is kept
+    want = want.sort_values("row_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["flights_7d" if not full_names else "aircraft_history__flights_7d"].notna().any()
+
+
+# -- generated data --------------------------------------------------------------------------
+
+
+def _objects(folder):
+    from feast import Entity, FeatureView, Field, FileSource
+    from feast.types import Bool, Float64, Int64, String
+    from feast.value_type import ValueType
+
+    a = Entity(name="a", join_keys=["a_id"], value_type=ValueType.INT64)
+    b = Entity(name="b", join_keys=["b_id"], value_type=ValueType.STRING)
+    view_a = FeatureView(
+        name="view_a",
+        entities=[a],
+        ttl=TTL_A,
+        schema=[
+            Field(name="x", dtype=Int64),
+            Field(name="y", dtype=Float64),
+            Field(name="s", dtype=String),
+        ],
+        source=FileSource(
+            name="src_a", path=str(folder / "a.parquet"), timestamp_field="ts",
+            created_timestamp_column="created",
+        ),
+    )  # fmt: skip
+    view_b = FeatureView(
+        name="view_b",
+        entities=[b],
+        ttl=timedelta(0),  # no ttl: any older row counts
+        schema=[Field(name="z", dtype=Float64), Field(name="flag", dtype=Bool)],
+        source=FileSource(name="src_b", path=str(folder / "b.parquet"), timestamp_field="ts"),
+    )
+    return [a, b, view_a.batch_source, view_b.batch_source, view_a, view_b]
+
+
+@pytest.fixture(scope="module")
+def generated_stores(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generated")
+    objects = _objects(folder)
+    return (
+        folder,
+        feature_store(folder / "stock", STOCK, objects),
+        feature_store(folder / "fast", FAST, objects),
+    )
+
+
+def _view_a(rng) -> pd.DataFrame:
+    """Keys 0..7 on a 15-minute grid, so timestamps repeat; each repeat has its own created
+    time (at most one of them null), so the created tie-break always decides."""
+    rows = []
+    for key in range(8):
+        for slot in rng.choice(16, size=10):
+            rows.append((key, BASE + slot * timedelta(minutes=15)))
+    frame = pd.DataFrame(rows, columns=["a_id", "ts"]).astype({"a_id": "int64"})
+    rank = frame.groupby(["a_id", "ts"]).cumcount()
+    frame["created"] = frame["ts"] + pd.to_timedelta(rank, unit="s")
+    frame.loc[(rank == 0) & (rng.random(len(frame)) < 0.3), "created"] = pd.NaT
+    frame["x"] = pd.array(rng.integers(-5, 100, len(frame)), dtype="Int64")
+    frame.loc[rng.random(len(frame)) < 0.1, "x"] = pd.NA
+    frame["y"] = rng.normal(size=len(frame))
+    frame.loc[rng.random(len(frame)) < 0.1, "y"] = np.nan
+    frame["s"] = [f"s{v}" if v % 7 else None for v in rng.integers(0, 50, len(frame))]
+    return frame
+
+
+def _view_b(rng) -> pd.DataFrame:
+    rows = [
+        (
+            f"k{key}",
+            BASE + int(slot) * timedelta(minutes=15),
+            rng.normal(),
+            bool(rng.random() < 0.5),
+        )
+        for key in range(6)
+        for slot in rng.choice(20, size=6, replace=False)
+    ]
+    return pd.DataFrame(rows, columns=["b_id", "ts", "z", "flag"])
+
+
+def _entity_rows(rng, a: pd.DataFrame) -> pd.DataFrame:
+    """Random times, plus times exactly at a feature row, at its ttl bound and 1 us past it;
+    keys 8, 9 and k6, k7 have no feature rows; the first rows repeat."""
+    picked = a.sample(12, random_state=int(rng.integers(1 << 30)))
+    times = (
+        [BASE + timedelta(minutes=int(m)) for m in rng.integers(-30, 300, 30)]
+        + list(picked["ts"])
+        + list(picked["ts"] + TTL_A)
+        + list(picked["ts"] + TTL_A + timedelta(microseconds=1))
+    )
+    keys = list(rng.integers(0, 10, 30)) + list(picked["a_id"]) * 3
+    n = len(times)
+    frame = pd.DataFrame(
+        {
+            "a_id": np.array(keys, dtype="int64"),
+            "b_id": [f"k{k}" for k in rng.integers(0, 8, n)],
+            "event_timestamp": pd.to_datetime(times, utc=True),
+            "note": [f"row {i}" for i in range(n)],
+        }
+    )
+    frame = pd.concat([frame, frame.head(3)], ignore_index=True)  # duplicate entity rows
+    return frame.assign(row=np.arange(len(frame), dtype="int64"))
+
+
+def _reference(entity: pd.Series, table: pd.DataFrame, key: str, ttl, created: str | None):
+    """Feast's point-in-time reference (sdk tests, feature_records.py), re-expressed: the
+    latest row of the key with ts <= t and, with a ttl, ts >= t - ttl; ties on ts go to the
+    latest created time, a missing created time counting as the oldest."""
+    t = entity["event_timestamp"]
+    rows = table[(table[key] == entity[key]) & (table["ts"] <= t)]
+    if ttl:
+        rows = rows[rows["ts"] >= t - ttl]
+    if rows.empty:
+        return None
+    order = [rows["ts"]]
+    if created:
+        order.append(rows[created].fillna(pd.Timestamp.min.tz_localize(UTC)))
+    best = max(range(len(rows)), key=lambda i: tuple(o.iloc[i] for o in order))
+    return rows.iloc[best]
+
+
+def _same(a, b) -> bool:
+    missing = lambda v: v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))  # noqa: E731
+    return (missing(a) and missing(b)) or (not missing(a) and not missing(b) and a == b)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_generated_frames_equal_stock_feast_and_the_reference(generated_stores, seed) -> None:
+    folder, stock, fast = generated_stores
+    rng = np.random.default_rng(seed)
+    a, b = _view_a(rng), _view_b(rng)
+    a.to_parquet(folder / "a.parquet")
+    b.to_parquet(folder / "b.parquet")
+    entities = _entity_rows(rng, a)
+    refs = ["view_a:x", "view_a:y", "view_a:s", "view_b:z", "view_b:flag"]
+
+    want = stock.get_historical_features(entity_df=entities.copy(), features=refs).to_df()
+    got = fast.get_historical_features(entity_df=entities.copy(), features=refs).to_df()
+    pd.testing.assert_frame_equal(got, want.sort_values("row").reset_index(drop=True))
+
+    for _, row in got.iterrows():
+        match_a = _reference(entities.loc[row["row"]], a, "a_id", TTL_A, "created")
+        match_b = _reference(entities.loc[row["row"]], b, "b_id", None, None)
+        for name, match in [
+            ("x", match_a),
+            ("y", match_a),
+            ("s", match_a),
+            ("z", match_b),
+            ("flag", match_b),
+        ]:
+            assert _same(row[name], None if match is None else match[name]), (
+                seed,
+                row["row"],
+                name,
+            )
+
+
+def test_full_feature_names_and_created_filter_match_stock(generated_stores) -> None:
+    folder, stock, fast = generated_stores
+    rng = np.random.default_rng(7)
+    a = _view_a(rng)
+    a.to_parquet(folder / "a.parquet")
+    _view_b(rng).to_parquet(folder / "b.parquet")
+    entities = _entity_rows(rng, a)
+    for options in ({"full_feature_names": True}, {"filter_by_created_timestamp": True}):
+        want = stock.get_historical_features(
+            entity_df=entities.copy(), features=["view_a:x", "view_b:z"], **options
+        )
+        got = fast.get_historical_features(
+            entity_df=entities.copy(), features=["view_a:x", "view_b:z"], **options
+        )
+        pd.testing.assert_frame_equal(
+            got.to_df().sort_values("row").reset_index(drop=True),
+            want.to_df().sort_values("row").reset_index(drop=True),
+        )
