@@ -5,8 +5,9 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+WORKERS ?= 2
 
-.PHONY: install run pipeline train serve test lint clean
+.PHONY: install run pipeline train serve test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -27,10 +28,15 @@ train: install
 serve: install
 	@echo "Serving on http://localhost:$(PORT) (Ctrl-C stops). Try:"
 	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T15:00:00Z\", \"distance\": 1400}'"
-	$(PY) -m serving --port $(PORT)
+	FLIGHTS_AS_OF=$$($(PY) -c 'import json; print(json.load(open("data/offline/_watermark.json"))["as_of"])') \
+	  $(PY) -m serving --port $(PORT) --workers $(WORKERS) --no-access-log
 
 test: install
 	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m bench.stores_materialize && $(PY) -m bench.stores_pit_join
+	$(PY) bench/validate_bench.py && $(PY) bench/features_bench.py && $(PY) bench/serve_bench.py
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -35,8 +35,8 @@ class TrainingSettings(BaseSettings):
     frame_chunk_rows: int = Field(default=400_000, gt=0)
     # Hyperparameter search: this many sampled candidates, each scored over `tune_folds`
     # expanding time-ordered folds of the training months (0 = the default parameters).
-    tune_budget: int = Field(default=8, ge=0)
-    tune_folds: int = Field(default=3, ge=2)
+    tune_budget: int = Field(default=4, ge=0)
+    tune_folds: int = Field(default=2, ge=2)
     bootstrap_samples: int = Field(default=200, ge=20)
     # Promotion: both models are scored on the latest `holdout_days` of labelled flights that
     # neither saw; the challenger must beat the champion's ROC AUC by more than `min_auc_gain`
