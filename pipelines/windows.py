@@ -5,13 +5,16 @@ moment an event leaves a window (event + window) and, for `today`, the local mid
 event. So the latest row at or before t holds the aggregates over (t - w, t], and Feast's
 point-in-time join (latest row <= t) returns them, decayed, without a row per hour.
 
-Exactness: events are first grouped per (entity, moment); counts and integer sums over sliding
-windows are integer rolling sums, minimum and maximum rolling extremes, `last` an as-of join;
-`today` restarts cumulative sums and extremes at each local midnight. No floating-point sums.
+Exactness: events are first grouped per (entity, moment). Counts and integer sums are running
+totals of integer changes (an event adds its sums, and subtracts them when it leaves a window or
+at the next local midnight); minimum and maximum are rolling extremes (cumulative within the
+local day for `today`); `last` is the latest event row at or before each moment. No
+floating-point sums.
 """
 
 import importlib.util
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -20,7 +23,6 @@ import polars as pl
 from pipelines.tables import UTC_US
 
 DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
-ADDITIVE = {"total": "_s", "mean": "_s", "share": "_q"}
 
 
 def load_declarations(repo: Path) -> ModuleType:
@@ -80,106 +82,140 @@ def _local_day(t: pl.Expr, zone: str) -> pl.Expr:
     return t.dt.convert_time_zone(zone).dt.date()
 
 
-def _moments(partial: pl.LazyFrame, view) -> pl.LazyFrame:
-    """Every event, every moment one leaves a window, every local midnight after one."""
-    keys = list(view.entities)
-    shifted = [
-        partial.select(*keys, _t=_next_midnight(pl.col("_t"), view.day_zone))
-        if length is None
-        else partial.select(*keys, _t=pl.col("_t") + length)
-        for length in view.lengths().values()
-    ]
-    return pl.concat([partial.select(*keys, "_t"), *shifted]).unique()
+def _entity_ids(partial: pl.LazyFrame, keys: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Entities numbered `_g` in key order, so sorting by (`_g`, time) sorts by (keys, time)."""
+    ids = partial.select(keys).unique().sort(keys).with_row_index("_g")
+    return partial.join(ids, on=keys).drop(keys), ids
 
 
-def _sliding(agg, i: int, w, keys: list[str]) -> dict[str, pl.Expr]:
-    """Aggregate columns over (t - w, t] on the frame of moments, sorted by keys and time."""
-
-    def roll(col: str, how: str) -> pl.Expr:
-        rolled = getattr(pl.col(col), f"rolling_{how}_by")("_t", window_size=w, closed="right")
-        return rolled.over(keys)
-
-    if agg.kind in ("total", "mean"):
-        return {"s": roll(f"_s{i}", "sum"), "c": roll(f"_c{i}", "sum")}
-    if agg.kind == "share":
-        return {"q": roll(f"_q{i}", "sum")}
-    if agg.kind in ("minimum", "maximum"):
-        return {"v": roll(f"_v{i}", "min" if agg.kind == "minimum" else "max")}
-    if agg.kind == "last":
-        return {"v": pl.when(pl.col("_lt") > pl.col("_t") - w).then(pl.col(f"_lv{i}"))}
-    return {}
+def _additive(partial: pl.LazyFrame) -> list[str]:
+    return [c for c in partial.collect_schema() if c.startswith(("_n", "_s", "_c", "_q"))]
 
 
-def _today(agg, i: int, keys: list[str]) -> dict[str, pl.Expr]:
-    """Aggregate columns over [local midnight, t]: cumulative within (keys, local day)."""
-    day = [*keys, "_day"]
-    if agg.kind in ("total", "mean"):
-        return {
-            "s": pl.col(f"_s{i}").cum_sum().over(day),
-            "c": pl.col(f"_c{i}").cum_sum().over(day),
-        }
-    if agg.kind == "share":
-        return {"q": pl.col(f"_q{i}").cum_sum().over(day)}
-    if agg.kind in ("minimum", "maximum"):
-        cum = pl.col(f"_v{i}").cum_min() if agg.kind == "minimum" else pl.col(f"_v{i}").cum_max()
-        return {"v": cum.forward_fill().over(day)}
-    if agg.kind == "last":
-        return {"v": pl.when(pl.col("_lday") == pl.col("_day")).then(pl.col(f"_lv{i}"))}
-    return {}
+def _leaving(partial: pl.LazyFrame, w: str, length, view) -> pl.LazyFrame:
+    """The events' partial sums, negated, at the moment they leave window `w`."""
+    t = _next_midnight(pl.col("_t"), view.day_zone) if length is None else pl.col("_t") + length
+    sums = (-pl.col(c).alias(f"{c}_{w}") for c in _additive(partial))
+    return partial.select("_g", t.alias("_t"), *sums)
 
 
-def _feature(agg, n: pl.Expr, parts: dict[str, pl.Expr]) -> pl.Expr:
-    if agg.kind == "count":
-        return n
-    if agg.kind == "total":
-        return parts["s"]
-    if agg.kind == "mean":
-        return pl.when(parts["c"] > 0).then(parts["s"] / parts["c"])
-    if agg.kind == "share":
-        return pl.when(n > 0).then(parts["q"] / n)
-    return parts["v"]
+def _key(partial: pl.DataFrame, view) -> pl.Expr:
+    """One sortable integer per (entity, moment), and the slice of it each entity owns.
+
+    Entity g owns [g * span, (g + 1) * span): wider than its moments plus the longest window,
+    so a rolling window by the key never reaches another entity. Int64 sorts much faster
+    than two columns; Int128 holds what Int64 cannot (many entities over centuries).
+    """
+    first, last, entities = partial.select(
+        pl.col("_t").min().alias("first"),
+        pl.col("_t").max().alias("last"),
+        pl.col("_g").max().fill_null(0).cast(pl.Int64) + 1,
+    ).row(0)
+    if first is None:  # no events
+        first = last = datetime(1970, 1, 1, tzinfo=UTC)
+    reach = max(length or timedelta(days=2) for length in view.lengths().values())
+    span = (last - first + 2 * reach) // timedelta(microseconds=1) + 1
+    dtype = pl.Int64 if entities * span < 2**63 else pl.Int128
+    since = (pl.col("_t") - first).dt.total_microseconds()
+    return (pl.col("_g").cast(dtype) * span + since).alias("_k")
 
 
-def _with_last(frame: pl.LazyFrame, partial: pl.LazyFrame, view) -> pl.LazyFrame:
-    """Attach the latest event at or before each moment (`_lt`) and its `last` values."""
+def _changes(partial: pl.LazyFrame, view, key: pl.Expr) -> pl.LazyFrame:
+    """One row per (entity, moment), sorted by `_k`, with each window's sums over (t - w, t].
+
+    Each entity's changes add up to zero (every event leaves every window), so one cumulative
+    sum over the whole sorted frame gives every entity's window sums: exact integer arithmetic,
+    without a per-entity pass.
+    """
+    additive, windows = _additive(partial), view.lengths()
+    values = [c for c in partial.collect_schema() if c.startswith("_v")]
+    sums = [f"{c}_{w}" for w in windows for c in additive]
+    entering = partial.select(
+        "_g", "_t", pl.col("_n").alias("_e"), *values,
+        *(pl.col(c).alias(f"{c}_{w}") for w in windows for c in additive),
+    )  # fmt: skip
+    leaving = [_leaving(partial, w, length, view) for w, length in windows.items()]
+    last_of_moment = (pl.col("_k") != pl.col("_k").shift(-1)).fill_null(True)
+    return (  # the event row is concatenated last, so it ends its moment's run: keep that row
+        pl.concat([*leaving, entering], how="diagonal")
+        .with_columns(_k=key)
+        .sort("_k", maintain_order=True)
+        .with_columns(pl.col(sums).fill_null(0).cum_sum())
+        .filter(last_of_moment)
+    )
+
+
+def _with_last(frame: pl.LazyFrame, view) -> pl.LazyFrame:
+    """The latest event at or before each moment (`_lt`) and its `last` values (`_lv{i}`)."""
     lasts = [i for i, a in enumerate(view.aggregations) if a.kind == "last"]
     if not lasts:
         return frame
-    latest = (
-        partial.select(*view.entities, "_t", *(pl.col(f"_v{i}").alias(f"_lv{i}") for i in lasts))
-        .rename({"_t": "_lt"})
-        .sort(*view.entities, "_lt")
-    )
-    joined = frame.join_asof(
-        latest, left_on="_t", right_on="_lt", by=list(view.entities), strategy="backward"
-    )
-    return joined.with_columns(_lday=_local_day(pl.col("_lt"), view.day_zone))
+    at = pl.when(pl.col("_e") > 0).then(pl.int_range(pl.len())).forward_fill()
+    frame = frame.with_columns(_at=at)
+    mine = pl.col("_g").gather("_at") == pl.col("_g")  # not an earlier entity's event
+    latest = [pl.col("_t").alias("_lt"), *(pl.col(f"_v{i}").alias(f"_lv{i}") for i in lasts)]
+    return frame.with_columns(pl.when(mine).then(c.gather("_at")) for c in latest)
+
+
+def _with_day(frame: pl.LazyFrame, view) -> pl.LazyFrame:
+    """The local day of each moment, needed only by `today` extremes and `last`."""
+    needs = {"minimum", "maximum", "last"} & {a.kind for a in view.aggregations}
+    if None not in view.lengths().values() or not needs:
+        return frame
+    return frame.with_columns(_day=_local_day(pl.col("_t"), view.day_zone))
+
+
+def _held(agg, i: int, length, zone: str, keyed: bool) -> pl.Expr:
+    """A minimum, maximum or last over (t - w, t] (or since local midnight)."""
+    v, latest = pl.col(f"_v{i}"), pl.col(f"_lv{i}")
+    if agg.kind == "last":
+        if length is None:
+            return pl.when(_local_day(pl.col("_lt"), zone) == pl.col("_day")).then(latest)
+        return pl.when(pl.col("_lt") > pl.col("_t") - length).then(latest)
+    if length is None:
+        cum = v.cum_min() if agg.kind == "minimum" else v.cum_max()
+        return cum.forward_fill().over(["_g", "_day"])
+    how = "rolling_min_by" if agg.kind == "minimum" else "rolling_max_by"
+    if keyed:  # entities lie apart on the key: no per-entity pass
+        window = f"{length // timedelta(microseconds=1)}i"
+        return getattr(v, how)("_k", window_size=window, closed="right")
+    return getattr(v, how)("_t", window_size=length, closed="right").over("_g")
+
+
+def _feature(agg, i: int, w: str, length, zone: str, keyed: bool) -> pl.Expr:
+    n = pl.col(f"_n_{w}")
+    if agg.kind == "count":
+        return n
+    if agg.kind == "total":
+        return pl.col(f"_s{i}_{w}")
+    if agg.kind == "mean":
+        return pl.when(pl.col(f"_c{i}_{w}") > 0).then(pl.col(f"_s{i}_{w}") / pl.col(f"_c{i}_{w}"))
+    if agg.kind == "share":
+        return pl.when(n > 0).then(pl.col(f"_q{i}_{w}") / n)
+    return _held(agg, i, length, zone, keyed)
 
 
 def compute(events: pl.LazyFrame, view) -> pl.LazyFrame:
     """The view's table: keys, `event_timestamp`, then its features in declared order."""
     keys = list(view.entities)
     _check_integer(events, view)
-    partial = _per_moment(events, view)
-    filled = [c for c in partial.collect_schema() if c.startswith(("_n", "_s", "_c", "_q"))]
-    frame = (
-        _moments(partial, view)
-        .join(partial, on=[*keys, "_t"], how="left")
-        .with_columns(pl.col(filled).fill_null(0), _day=_local_day(pl.col("_t"), view.day_zone))
-        .sort(*keys, "_t")
+    partial, ids = _entity_ids(_per_moment(events, view), keys)
+    partial = partial.collect()  # its time range sizes the sort key
+    key = _key(partial, view)
+    keyed = partial.head(0).select(key).schema["_k"] == pl.Int64
+    frame = _changes(partial.lazy(), view, key).pipe(_with_last, view).pipe(_with_day, view)
+    features = [
+        _feature(agg, i, w, length, view.day_zone, keyed)
+        .cast(DTYPES[agg.dtype])
+        .alias(f"{agg.name}_{w}")
+        for w, length in view.lengths().items()
+        for i, agg in enumerate(view.aggregations)
+    ]
+    return (
+        frame.select("_g", pl.col("_t").alias("event_timestamp"), *features)
+        .join(ids, on="_g", how="left", maintain_order="left")
+        .select(*keys, "event_timestamp", *(name for name, _ in view.features()))
     )
-    frame = _with_last(frame, partial, view)
-    features = []
-    for w, length in view.lengths().items():
-        if length is None:
-            n = pl.col("_n").cum_sum().over([*keys, "_day"])
-        else:
-            n = pl.col("_n").rolling_sum_by("_t", window_size=length, closed="right").over(keys)
-        for i, agg in enumerate(view.aggregations):
-            parts = _today(agg, i, keys) if length is None else _sliding(agg, i, length, keys)
-            expr = _feature(agg, n, parts).cast(DTYPES[agg.dtype])
-            features.append(expr.alias(f"{agg.name}_{w}"))
-    return frame.select(*keys, pl.col("_t").alias("event_timestamp"), *features)
 
 
 def static(table: pl.LazyFrame, view, since) -> pl.LazyFrame:
