@@ -27,7 +27,7 @@ train: install
 
 serve: install
 	@echo "Serving on http://localhost:$(PORT) (Ctrl-C stops). Try:"
-	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T15:00:00Z\", \"distance\": 1400}'"
+	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T01:00:00Z\", \"distance\": 1400}'"
 	FLIGHTS_AS_OF=$$($(PY) -c 'import json; print(json.load(open("data/offline/_watermark.json"))["as_of"])') \
 	  $(PY) -m serving --port $(PORT) --workers $(WORKERS) --no-access-log
 
