@@ -41,3 +41,14 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> PipelineSettings:
 def fresh_platform(tmp_path: Path) -> PipelineSettings:
     """A platform of one's own, with nothing run: for tests that write."""
     return new_platform(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_fallback(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """MLflow's process-wide store, used by code that names none, in a temp folder: without
+    it, a test that restores the default would leave an `mlflow.db` in the working dir."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow_default') / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
