@@ -88,20 +88,7 @@ origin_weather = FeatureView(
     name="origin_weather",
     entities=[origin],
     ttl=timedelta(hours=3),
-    schema=[
-        Field(name=name, dtype=Float64)
-        for name in (
-            "temp",
-            "dewp",
-            "humid",
-            "wind_dir",
-            "wind_speed",
-            "wind_gust",
-            "precip",
-            "pressure",
-            "visib",
-        )
-    ],
+    schema=[Field(name=name, dtype=Float64) for name in windows.WEATHER_FEATURES],
     source=_source("origin_weather"),
     description=(
         "The latest hourly weather observation at the departure airport (temperature and dew "

@@ -23,6 +23,10 @@ from datetime import UTC, datetime, timedelta
 
 DAY_ZONE = "America/New_York"
 TODAY = "today"
+# The hourly observation columns served as-of by the `origin_weather` view.
+WEATHER_FEATURES = (
+    "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
+)  # fmt: skip
 # Static rows are stamped as known long before any flight, and kept for a century: Feast
 # needs a timestamp and a ttl, and materializing starts at (its end - ttl).
 STATIC_SINCE = datetime(1970, 1, 1, tzinfo=UTC)

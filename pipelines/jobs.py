@@ -119,7 +119,7 @@ def feature_tables(settings: PipelineSettings, months: list[str], decl) -> dict[
             ["scheduled_departure", "carrier", "flight"],
         ),
         "origin_weather": Table(
-            transform.origin_weather(weather).collect(),
+            transform.origin_weather(weather, decl.WEATHER_FEATURES).collect(),
             "event_timestamp",
             ["origin", "event_timestamp"],
         ),

@@ -7,6 +7,7 @@ when it is certainly late. Windowed views are declared in `feature_repo/windows.
 computed from the event tables here by `pipelines/windows.py`.
 """
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -136,23 +137,10 @@ def event_tables(outcomes: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
     return {"flights": outcomes, "legs": aircraft_legs(outcomes)}
 
 
-WEATHER_FEATURES = [
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-]
-
-
-def origin_weather(weather: pl.LazyFrame) -> pl.LazyFrame:
+def origin_weather(weather: pl.LazyFrame, features: Sequence[str]) -> pl.LazyFrame:
     """Hourly weather at the origin airport, known at its observation hour."""
     return weather.select(
         "origin",
         pl.col("time_hour").cast(UTC_US).alias("event_timestamp"),
-        *(pl.col(c).cast(pl.Float64) for c in WEATHER_FEATURES),
+        *(pl.col(c).cast(pl.Float64) for c in features),
     ).sort("origin", "event_timestamp")
