@@ -10,16 +10,14 @@ Peers, each timed around the materialize call only, in a fresh process per run:
 """
 
 import argparse
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench.stores_data import FAST, START, STOCK, write_features, write_repo
-from bench.stores_run import ROOT, child, median_run, report, write_section
+from bench.stores_run import ROOT, child, feast_apply, median_run, report, write_section
 
 WORK = Path("/tmp/bench-stores-materialize")
 HOURS = 50
@@ -91,11 +89,7 @@ def _prepare(entities: int) -> tuple[Path, dict[str, Path]]:
         "raw": write_repo(WORK / "raw", table, STOCK),
     }
     for repo in repos.values():
-        subprocess.run(
-            [sys.executable, "-W", "ignore", "-m", "feast.cli.cli", "apply"],
-            cwd=repo, check=True, capture_output=True,
-            env={**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        feast_apply(repo)
         shutil.copy(repo / "online.db", repo / "online.template.db")
     return table, repos
 

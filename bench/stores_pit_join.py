@@ -12,9 +12,7 @@ entity rows (its candidate join needs several GB per million rows).
 """
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from bench.stores_data import FAST, FEATURES, STOCK, TTL, entity_rows, write_features, write_repo
-from bench.stores_run import ROOT, child, median_run, report, write_section
+from bench.stores_run import ROOT, child, feast_apply, median_run, report, write_section
 
 WORK = Path("/tmp/bench-stores-pit")
 
@@ -91,11 +89,7 @@ def _prepare() -> tuple[Path, dict[str, Path]]:
         "fast": write_repo(WORK / "fast", table, FAST),
     }
     for repo in repos.values():
-        subprocess.run(
-            [sys.executable, "-W", "ignore", "-m", "feast.cli.cli", "apply"],
-            cwd=repo, check=True, capture_output=True,
-            env={**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        feast_apply(repo)
     return table, repos
 
 

@@ -38,6 +38,15 @@ def child(module: str, *args: str) -> Run:
     return Run(extra.pop("seconds"), extra.pop("peak_mb"), extra)
 
 
+def feast_apply(repo: Path) -> None:
+    """`feast apply` in a generated repo, as a user runs it (this repo's stores importable)."""
+    subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "feast.cli.cli", "apply"],
+        cwd=repo, check=True, capture_output=True,
+        env={**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
 def median_run(runs: list[Run]) -> Run:
     seconds = statistics.median(r.seconds for r in runs)
     return Run(seconds, statistics.median(r.peak_mb for r in runs), runs[0].extra)
