@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run pipeline train serve test lint bench clean
+.PHONY: install run pipeline train serve replay test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ serve: install
 	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T01:00:00Z\", \"distance\": 1400}'"
 	FLIGHTS_AS_OF=$$($(PY) -c 'import json; print(json.load(open("data/offline/_watermark.json"))["as_of"])') \
 	  $(PY) -m serving --port $(PORT) --workers $(WORKERS) --no-access-log
+
+replay: install
+	$(PY) -m monitoring replay
 
 test: install
 	$(PY) -m pytest -q

@@ -7,7 +7,7 @@
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.errors import PipelineError
@@ -50,13 +50,31 @@ def open_store(repo: Path):
 
 
 def materialize(repo: Path, end: datetime) -> None:
+    materialize_store(open_store(repo), end)
+
+
+def materialize_store(store, end: datetime) -> None:
     """Incremental from each view's last run; a view never materialized starts at end - ttl.
 
     Feast would start a first run at now - ttl, which for replayed data is after `end`; and
     rows older than end - ttl are already outside the ttl at `end`, so they are not loaded.
+    An online store already filled past `end` is refused: it would keep values from after
+    `end`, and online would no longer equal offline at `end`.
     """
-    store = open_store(repo)
-    fresh = [fv for fv in store.list_feature_views() if fv.most_recent_end_time is None]
-    for view in fresh:
+    views = store.list_feature_views()
+    ahead = [fv.name for fv in views if _after(fv.most_recent_end_time, end)]
+    if ahead:
+        raise PipelineError(
+            f"the online store holds {', '.join(ahead)} up to a later time than {end.isoformat()} "
+            "(the offline store moved back since the last run): delete data/online and "
+            "data/registry, then run `python -m pipelines apply` and `materialize` again"
+        )
+    for view in (fv for fv in views if fv.most_recent_end_time is None):
         store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])
     store.materialize_incremental(end_date=end)
+
+
+def _after(moment: datetime | None, end: datetime) -> bool:
+    if moment is None:
+        return False
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment) > end

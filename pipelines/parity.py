@@ -30,10 +30,19 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def compare(store, keys: pl.DataFrame, at: datetime) -> list[Mismatch]:
-    """Every feature of every view for the given key rows, online against offline at `at`."""
-    refs = [f"{v}:{f.name}" for v in VIEWS for f in store.get_feature_view(v).features]
+    """Every feature of every view for the given key rows, online against offline at `at`.
+
+    Online values older than their view's ttl at `at` count as missing, as the server serves
+    them and as the offline lookup finds them: Feast's online read keeps returning a value
+    after its ttl has passed (the store holds each entity's last row until a newer one lands).
+    """
+    views = [store.get_feature_view(v) for v in VIEWS]
+    refs = [f"{v.name}:{f.name}" for v in views for f in v.features]
     rows = keys.select(KEYS).to_dicts()
-    online = store.get_online_features(features=refs, entity_rows=rows).to_dict()
+    online = store.get_online_features(features=refs, entity_rows=rows).to_dict(
+        include_event_timestamps=True
+    )
+    _expire(online, views, at)
     entities = keys.select(KEYS).to_pandas().assign(event_timestamp=pd.Timestamp(at))
     offline = store.get_historical_features(entity_df=entities, features=refs).to_df()
     offline = entities[list(KEYS)].merge(offline, on=list(KEYS), how="left")
@@ -43,6 +52,19 @@ def compare(store, keys: pl.DataFrame, at: datetime) -> list[Mismatch]:
         for i, (a, b) in enumerate(zip(online[name], offline[name], strict=True))
         if not _equal(a, b)
     ]
+
+
+def _expire(online: dict[str, list], views, at: datetime) -> None:
+    for view in views:
+        if not view.ttl:
+            continue
+        oldest = (at - view.ttl).timestamp()
+        for feature in view.features:
+            stamps = online[f"{feature.name}__ts"]
+            values = online[feature.name]
+            for i, seconds in enumerate(stamps):
+                if seconds and seconds < oldest:
+                    values[i] = None
 
 
 def entity_keys(flights: pl.DataFrame, sample: int | None, seed: int = 0) -> pl.DataFrame:

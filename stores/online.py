@@ -195,6 +195,19 @@ class BulkSqliteOnlineStore(OnlineStore):
             found.update(self._read_chunk(config, table, wanted[start : start + READ_CHUNK]))
         return [found.get(key, (None, None)) for key in wanted]
 
+    def newest_event(self, config: RepoConfig, view: FeatureView) -> datetime | None:
+        """The latest event timestamp stored for the view (None: nothing stored yet)."""
+        conn = self._connect(config)
+        try:
+            (micros,) = conn.execute(
+                f"SELECT max(event_ts) FROM {ident(table_name(config, view))}"
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return None if micros is None else EPOCH + timedelta(microseconds=micros)
+
     def _read_chunk(self, config, view, keys: list[bytes]):
         conn = self._connect(config)
         try:

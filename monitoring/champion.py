@@ -1,0 +1,63 @@
+"""What monitoring needs to know about the champion: its features, its training reference, its
+most important features, and what it predicts on its own reference."""
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from training import registry
+from training.settings import TrainingSettings
+
+
+@dataclass
+class Champion:
+    version: str
+    service: str
+    names: list[str]
+    importance: dict[str, float]
+    test_auc: float | None  # ROC AUC on its test months, offline features (training time)
+    reference: pl.DataFrame  # a sample of its training frame's features
+    reference_probability: pl.Series  # its predictions on that sample
+    since_period: int  # the first period it served
+    baseline_auc: float | None = None  # realized AUC in its first judged period
+
+    def important(self, top: int) -> list[str]:
+        ranked = sorted(self.importance, key=lambda n: self.importance[n], reverse=True)
+        return ranked[:top]
+
+
+def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0) -> Champion:
+    """The version at @champion now, with a sample of its training frame as the reference."""
+    import mlflow
+
+    client = registry.client(settings)
+    version = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
+    run = client.get_run(version.run_id)
+    names = json.loads(version.tags["feature_names"])
+    frame = pd.read_parquet(run.data.params["frame_path"])
+    sample = frame.sample(min(rows, len(frame)), random_state=seed).reset_index(drop=True)
+    model = mlflow.sklearn.load_model(
+        client.get_model_version_download_uri(settings.model_name, version.version)
+    )
+    probability = model.predict_proba(sample[names].astype("float64"))[:, 1]
+    return Champion(
+        version=str(version.version),
+        service=version.tags["feature_service"],
+        names=names,
+        importance=_importance(client, version.run_id),
+        test_auc=run.data.metrics.get("test_roc_auc"),
+        reference=pl.from_pandas(sample[names].astype("float64"), nan_to_null=True),
+        reference_probability=pl.Series("probability", np.asarray(probability, dtype="float64")),
+        since_period=since_period,
+    )
+
+
+def _importance(client, run_id: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, "feature_importance.json", folder)
+        return json.loads(Path(path).read_text())
