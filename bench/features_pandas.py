@@ -49,7 +49,8 @@ def _moments(partial: pd.DataFrame, view) -> pd.DataFrame:
     moments = pd.concat(shifted, ignore_index=True).drop_duplicates()
     frame = moments.merge(partial, on=[*keys, "_t"], how="left")
     frame = frame.sort_values([*keys, "_t"], kind="stable").reset_index(drop=True)
-    frame["_day"] = frame["_t"].dt.tz_convert(view.day_zone).dt.date
+    if None in view.lengths().values():  # only `today` windows read the local day
+        frame["_day"] = frame["_t"].dt.tz_convert(view.day_zone).dt.date
     return frame
 
 

@@ -5,24 +5,29 @@ moment an event leaves a window (event + window) and, for `today`, the local mid
 event. So the latest row at or before t holds the aggregates over (t - w, t], and Feast's
 point-in-time join (latest row <= t) returns them, decayed, without a row per hour.
 
-Exactness: events are first grouped per (entity, moment). Counts and integer sums are running
-totals of integer changes (an event adds its sums, and subtracts them when it leaves a window or
-at the next local midnight); minimum and maximum are rolling extremes (cumulative within the
-local day for `today`); `last` is the latest event row at or before each moment. No
-floating-point sums.
+Exactness: the events are sorted by entity and time once, and each window at each moment is a
+range of them (`pipelines/window_ranges.py`): counts and integer sums are differences of
+integer cumulative sums, minimum and maximum come from a sparse table, and `last` is the
+latest event of the range. No floating-point sums, and no pass per feature.
 """
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import polars as pl
 
+from pipelines import window_ranges as ranges
 from pipelines.tables import UTC_US
 
 DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PART_ROWS = 2**16  # events per part: its moments' arrays then stay in the processor's caches
 
 
 def load_declarations(repo: Path) -> ModuleType:
@@ -49,140 +54,171 @@ def _check_integer(events: pl.LazyFrame, view) -> None:
             )
 
 
-def _per_moment(events: pl.LazyFrame, view) -> pl.LazyFrame:
-    """One row per (entity, moment) with the partial aggregates of the events at that moment."""
+def _inputs(view, i: int, agg) -> list[pl.Expr]:
+    """What one aggregation reads from each event: sums (`_s`), non-null counts (`_c`),
+    conditions (`_q`) or values (`_v`)."""
+    col = pl.col(agg.column) if agg.column else None
+    if agg.kind == "count":
+        return []
+    if agg.kind == "total":  # null values add nothing
+        return [col.cast(pl.Int64).fill_null(0).alias(f"_s{i}")]
+    if agg.kind == "mean":
+        return [col.cast(pl.Int64).fill_null(0).alias(f"_s{i}"), col.is_not_null().alias(f"_c{i}")]
+    if agg.kind == "share":
+        return [pl.sql_expr(agg.where).fill_null(False).cast(pl.Int64).alias(f"_q{i}")]
+    if agg.kind in ("minimum", "maximum", "last"):
+        return [col.alias(f"_v{i}")]
+    raise ValueError(f"{view.name}.{agg.name}: unknown aggregation {agg.kind!r}")
+
+
+def _rows(events: pl.LazyFrame, view) -> pl.LazyFrame:
+    """The view's events: keys, time (`_t`) and the inputs of its aggregations."""
     keys = list(view.entities)
     rows = events.filter(pl.sql_expr(view.where)) if view.where else events
     rows = rows.filter(pl.all_horizontal(pl.col([*keys, view.timestamp]).is_not_null()))
-    parts: list[pl.Expr] = [pl.len().cast(pl.Int64).alias("_n")]
-    for i, agg in enumerate(view.aggregations):
-        col = pl.col(agg.column) if agg.column else None
-        if agg.kind in ("total", "mean"):
-            parts.append(col.cast(pl.Int64).sum().alias(f"_s{i}"))
-            parts.append(col.count().cast(pl.Int64).alias(f"_c{i}"))
-        elif agg.kind == "share":
-            parts.append(
-                pl.sql_expr(agg.where).fill_null(False).cast(pl.Int64).sum().alias(f"_q{i}")
-            )
-        elif agg.kind == "minimum":
-            parts.append(col.min().alias(f"_v{i}"))
-        elif agg.kind in ("maximum", "last"):  # last: the largest value among tied rows
-            parts.append(col.max().alias(f"_v{i}"))
-        elif agg.kind != "count":
-            raise ValueError(f"{view.name}.{agg.name}: unknown aggregation {agg.kind!r}")
-    return rows.group_by(*keys, pl.col(view.timestamp).cast(UTC_US).alias("_t")).agg(parts)
+    inputs = [e for i, agg in enumerate(view.aggregations) for e in _inputs(view, i, agg)]
+    return rows.select(*keys, pl.col(view.timestamp).cast(UTC_US).alias("_t"), *inputs)
 
 
-def _next_midnight(t: pl.Expr, zone: str) -> pl.Expr:
-    day = t.dt.convert_time_zone(zone).dt.date() + pl.duration(days=1)
-    return day.cast(pl.Datetime("us")).dt.replace_time_zone(zone).dt.convert_time_zone("UTC")
+def _rank(column: pl.Series, distinct: pl.Series) -> np.ndarray:
+    """Each value's position among the sorted distinct values."""
+    if column.dtype == pl.String:  # an Enum's codes: a hash lookup, faster than a search
+        return column.cast(pl.Enum(distinct)).to_physical().to_numpy().astype(np.int64)
+    return distinct.search_sorted(column).to_numpy().astype(np.int64)
 
 
-def _local_day(t: pl.Expr, zone: str) -> pl.Expr:
-    return t.dt.convert_time_zone(zone).dt.date()
+def _entities(rows: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Each row's entity, numbered in key order, and the keys of each entity number."""
+    entity, count = np.zeros(rows.height, dtype=np.int64), 1
+    for k in keys:  # a mixed-radix number of the keys' ranks sorts like the keys
+        distinct = rows[k].unique().sort()
+        entity = entity * len(distinct) + _rank(rows[k], distinct)
+        count *= len(distinct)
+    if len(keys) == 1:
+        return entity, distinct.to_frame()
+    entity, first = _renumber(entity, count)
+    return entity, rows.select(keys)[first]
 
 
-def _entity_ids(partial: pl.LazyFrame, keys: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Entities numbered `_g` in key order, so sorting by (`_g`, time) sorts by (keys, time)."""
-    ids = partial.select(keys).unique().sort(keys).with_row_index("_g")
-    return partial.join(ids, on=keys).drop(keys), ids
+def _renumber(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in [0, count) numbered 0, 1, ... in order, and one row holding each."""
+    if count > 4 * codes.size:  # too sparse for a table: sort
+        first, dense = np.unique(codes, return_index=True, return_inverse=True)[1:]
+        return dense, first
+    used, row = np.zeros(count, dtype=bool), np.zeros(count, dtype=np.int64)
+    used[codes] = True
+    row[codes] = np.arange(codes.size)  # any row of an entity holds its keys
+    return (np.cumsum(used) - 1)[codes], row[used]
 
 
-def _additive(partial: pl.LazyFrame) -> list[str]:
-    return [c for c in partial.collect_schema() if c.startswith(("_n", "_s", "_c", "_q"))]
-
-
-def _leaving(partial: pl.LazyFrame, w: str, length, view) -> pl.LazyFrame:
-    """The events' partial sums, negated, at the moment they leave window `w`."""
-    t = _next_midnight(pl.col("_t"), view.day_zone) if length is None else pl.col("_t") + length
-    sums = (-pl.col(c).alias(f"{c}_{w}") for c in _additive(partial))
-    return partial.select("_g", t.alias("_t"), *sums)
-
-
-def _key(partial: pl.DataFrame, view) -> pl.Expr:
-    """One sortable integer per (entity, moment), and the slice of it each entity owns.
-
-    Entity g owns [g * span, (g + 1) * span): wider than its moments plus the longest window,
-    so a rolling window by the key never reaches another entity. Int64 sorts much faster
-    than two columns; Int128 holds what Int64 cannot (many entities over centuries).
-    """
-    first, last, entities = partial.select(
-        pl.col("_t").min().alias("first"),
-        pl.col("_t").max().alias("last"),
-        pl.col("_g").max().fill_null(0).cast(pl.Int64) + 1,
-    ).row(0)
-    if first is None:  # no events
-        first = last = datetime(1970, 1, 1, tzinfo=UTC)
+def _line(t: np.ndarray, view) -> ranges.Line:
+    """The integer axis the view's events are laid on (see `window_ranges.Line`)."""
+    first, last = (int(t.min()), int(t.max())) if t.size else (0, 0)
     reach = max(length or timedelta(days=2) for length in view.lengths().values())
-    span = (last - first + 2 * reach) // timedelta(microseconds=1) + 1
-    dtype = pl.Int64 if entities * span < 2**63 else pl.Int128
-    since = (pl.col("_t") - first).dt.total_microseconds()
-    return (pl.col("_g").cast(dtype) * span + since).alias("_k")
+    return ranges.Line.around(first, last, reach, runs=1 + len(view.windows))
 
 
-def _changes(partial: pl.LazyFrame, view, key: pl.Expr) -> pl.LazyFrame:
-    """One row per (entity, moment), sorted by `_k`, with each window's sums over (t - w, t].
+def _days(line: ranges.Line, view) -> ranges.Days | None:
+    """Local midnights over the events' time range, for views with a `today` window."""
+    if None not in view.lengths().values():
+        return None
+    start = EPOCH + timedelta(microseconds=line.first)
+    return ranges.Days(start, start + timedelta(microseconds=line.span), view.day_zone)
 
-    Each entity's changes add up to zero (every event leaves every window), so one cumulative
-    sum over the whole sorted frame gives every entity's window sums: exact integer arithmetic,
-    without a per-entity pass.
+
+def _in_order(rows: pl.DataFrame, entity: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """The rows and their entities sorted by entity, then time (ties in any order)."""
+    t = rows["_t"].to_physical().to_numpy()
+    later = (entity[1:] > entity[:-1]) | (entity[1:] == entity[:-1]) & (t[1:] >= t[:-1])
+    if later.all():  # event tables often come sorted already
+        return rows, entity
+    # numpy sorts 16-bit integers by radix: most views have fewer entities than that
+    order = np.lexsort((t, entity.astype(np.uint16) if entity.max() < 2**16 else entity))
+    return rows[order], entity[order]
+
+
+def _parts(entity: np.ndarray, line: ranges.Line) -> list[tuple[int, int, int]]:
+    """Runs of whole entities in the sorted rows (start, stop, first entity).
+
+    A part starts near every `PART_ROWS` rows, so the arrays of its moments stay small enough
+    for the processor's caches, and wherever entities would overflow one 64-bit line (many
+    entities over centuries): each part starts its line at its first entity.
     """
-    additive, windows = _additive(partial), view.lengths()
-    values = [c for c in partial.collect_schema() if c.startswith("_v")]
-    sums = [f"{c}_{w}" for w in windows for c in additive]
-    entering = partial.select(
-        "_g", "_t", pl.col("_n").alias("_e"), *values,
-        *(pl.col(c).alias(f"{c}_{w}") for w in windows for c in additive),
-    )  # fmt: skip
-    leaving = [_leaving(partial, w, length, view) for w, length in windows.items()]
-    last_of_moment = (pl.col("_k") != pl.col("_k").shift(-1)).fill_null(True)
-    return (  # the event row is concatenated last, so it ends its moment's run: keep that row
-        pl.concat([*leaving, entering], how="diagonal")
-        .with_columns(_k=key)
-        .sort("_k", maintain_order=True)
-        .with_columns(pl.col(sums).fill_null(0).cum_sum())
-        .filter(last_of_moment)
-    )
+    if not entity.size:
+        return [(0, 0, 0)]
+    starts = np.flatnonzero(np.r_[True, entity[1:] != entity[:-1]])  # each entity's first row
+    block, line_part = starts // PART_ROWS, entity[starts] // line.entities_per_part()
+    cut = np.r_[True, (block[1:] != block[:-1]) | (line_part[1:] != line_part[:-1])]
+    bounds = [*starts[cut].tolist(), entity.size]
+    return [(a, b, int(entity[a])) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def _with_last(frame: pl.LazyFrame, view) -> pl.LazyFrame:
-    """The latest event at or before each moment (`_lt`) and its `last` values (`_lv{i}`)."""
-    lasts = [i for i, a in enumerate(view.aggregations) if a.kind == "last"]
-    if not lasts:
-        return frame
-    at = pl.when(pl.col("_e") > 0).then(pl.int_range(pl.len())).forward_fill()
-    frame = frame.with_columns(_at=at)
-    mine = pl.col("_g").gather("_at") == pl.col("_g")  # not an earlier entity's event
-    latest = [pl.col("_t").alias("_lt"), *(pl.col(f"_v{i}").alias(f"_lv{i}") for i in lasts)]
-    return frame.with_columns(pl.when(mine).then(c.gather("_at")) for c in latest)
+@dataclass
+class _Events:
+    """One part's events sorted by entity and time, as the windows read them."""
+
+    keys: np.ndarray  # sorted
+    inputs: pl.DataFrame  # the per-event inputs (`_s`, `_c`, `_q`, `_v`), in the same order
+    sums: dict[str, np.ndarray]  # cumulative sums of the additive inputs
+
+    @cached_property
+    def ties(self) -> np.ndarray:
+        """The first event tied with each (for `last`)."""
+        return ranges.run_starts(self.keys)
 
 
-def _with_day(frame: pl.LazyFrame, view) -> pl.LazyFrame:
-    """The local day of each moment, needed only by `today` extremes and `last`."""
-    needs = {"minimum", "maximum", "last"} & {a.kind for a in view.aggregations}
-    if None not in view.lengths().values() or not needs:
-        return frame
-    return frame.with_columns(_day=_local_day(pl.col("_t"), view.day_zone))
+def _events(inputs: pl.DataFrame, keys: np.ndarray) -> _Events:
+    """The events of a part, sorted, with the cumulative sums of their additive inputs."""
+    additive = [c for c in inputs.columns if c.startswith(("_s", "_c", "_q"))]
+    return _Events(keys, inputs, {c: ranges.cumulative(inputs[c].to_numpy()) for c in additive})
 
 
-def _held(agg, i: int, length, zone: str, keyed: bool) -> pl.Expr:
-    """A minimum, maximum or last over (t - w, t] (or since local midnight)."""
-    v, latest = pl.col(f"_v{i}"), pl.col(f"_lv{i}")
-    if agg.kind == "last":
-        if length is None:
-            return pl.when(_local_day(pl.col("_lt"), zone) == pl.col("_day")).then(latest)
-        return pl.when(pl.col("_lt") > pl.col("_t") - length).then(latest)
-    if length is None:
-        cum = v.cum_min() if agg.kind == "minimum" else v.cum_max()
-        return cum.forward_fill().over(["_g", "_day"])
-    how = "rolling_min_by" if agg.kind == "minimum" else "rolling_max_by"
-    if keyed:  # entities lie apart on the key: no per-entity pass
-        window = f"{length // timedelta(microseconds=1)}i"
-        return getattr(v, how)("_k", window_size=window, closed="right")
-    return getattr(v, how)("_t", window_size=length, closed="right").over("_g")
+def _leaving(events: np.ndarray, t: np.ndarray, view, days) -> list[np.ndarray]:
+    """When the events leave each window: at t + w, or at the local midnight after t."""
+    lengths = view.lengths().values()
+    return [events + (days.next(t) - t if w is None else ranges.micros(w)) for w in lengths]
 
 
-def _feature(agg, i: int, w: str, length, zone: str, keyed: bool) -> pl.Expr:
+def _extreme(v: pl.Series, lo: np.ndarray, hi: np.ndarray, kind: str) -> pl.Series:
+    """The minimum or maximum of the non-null values of each range; null when there are none."""
+    if v.dtype == pl.String:  # compared by rank among the column's values
+        distinct = v.drop_nulls().unique().sort()
+        return distinct.gather(_extreme(v.cast(pl.Enum(distinct)).to_physical(), lo, hi, kind))
+    op = np.minimum if kind == "minimum" else np.maximum
+    physical = v.cast(pl.Int8) if v.dtype == pl.Boolean else v.to_physical()
+    found = pl.Series(ranges.range_extreme(_values(physical, kind), lo, hi, op))
+    if v.has_nulls():
+        known = ranges.cumulative(v.is_not_null().to_numpy())
+        nonempty = known[hi] - known[lo] > 0
+    else:
+        nonempty = hi > lo
+    return _where(nonempty, found.cast(physical.dtype).cast(v.dtype))
+
+
+def _values(physical: pl.Series, kind: str) -> np.ndarray:
+    """The values as compact numpy integers or floats; nulls become a value that never wins."""
+    never = physical.max() if kind == "minimum" else physical.min()
+    return ranges.narrow(physical.fill_null(0 if never is None else never).to_numpy())
+
+
+def _where(mask: np.ndarray, values: pl.Series) -> pl.Series:
+    return pl.select(pl.when(pl.Series(mask)).then(values)).to_series()
+
+
+def _held(events: _Events, agg, i: int, lo: np.ndarray, hi: np.ndarray) -> pl.Series:
+    """A minimum, maximum or last over each range [lo, hi) of events; null when empty."""
+    v = events.inputs[f"_v{i}"]
+    if agg.kind != "last":
+        return _extreme(v, lo, hi, agg.kind)
+    # the largest value among the events tied with each, read at the latest event of each
+    # moment: hi - 1, as every moment is at or after one of its entity's events
+    ends = np.arange(1, v.len() + 1)
+    tied = (events.ties != ends - 1).any()
+    latest = _extreme(v, events.ties, ends, "maximum") if tied else v
+    return _where(hi > lo, latest.gather(hi - 1))
+
+
+def _feature(agg, i: int, w: str) -> pl.Expr:
     n = pl.col(f"_n_{w}")
     if agg.kind == "count":
         return n
@@ -192,30 +228,54 @@ def _feature(agg, i: int, w: str, length, zone: str, keyed: bool) -> pl.Expr:
         return pl.when(pl.col(f"_c{i}_{w}") > 0).then(pl.col(f"_s{i}_{w}") / pl.col(f"_c{i}_{w}"))
     if agg.kind == "share":
         return pl.when(n > 0).then(pl.col(f"_q{i}_{w}") / n)
-    return _held(agg, i, length, zone, keyed)
+    return pl.col(f"_h{i}_{w}")
+
+
+def _window(events: _Events, lo: np.ndarray, hi: np.ndarray, upto: dict, view, w: str):
+    """Window w's features at every moment, from each moment's range [lo, hi) of events
+    (`upto`: the cumulative sums at hi)."""
+    counted = any(agg.kind in ("count", "share") for agg in view.aggregations)
+    inputs = [pl.Series(f"_n_{w}", hi - lo)] if counted else []
+    inputs += [pl.Series(f"{c}_{w}", upto[c] - s[lo]) for c, s in events.sums.items()]
+    inputs += [
+        _held(events, agg, i, lo, hi).alias(f"_h{i}_{w}")
+        for i, agg in enumerate(view.aggregations)
+        if agg.kind in ("minimum", "maximum", "last")
+    ]
+    return pl.DataFrame(inputs).select(
+        _feature(agg, i, w).cast(DTYPES[agg.dtype]).alias(f"{agg.name}_{w}")
+        for i, agg in enumerate(view.aggregations)
+    )
+
+
+def _table(inputs: pl.DataFrame, entity: np.ndarray, view, line, days) -> pl.DataFrame:
+    """`_g` (the entity, from 0 in this part), `event_timestamp` and the features."""
+    t = inputs["_t"].to_physical().to_numpy()
+    events = _events(inputs, line.key(entity, t))
+    at, (hi, *left) = ranges.merge(events.keys, _leaving(events.keys, t, view, days), line.tag_bits)
+    upto = {c: s[hi] for c, s in events.sums.items()}
+    windows = [
+        _window(events, lo, hi, upto, view, w) for lo, w in zip(left, view.windows, strict=True)
+    ]
+    entity, t = line.place(at)
+    columns = [pl.Series("_g", entity), pl.Series("event_timestamp", t).cast(UTC_US)]
+    return pl.DataFrame(columns).hstack([c for frame in windows for c in frame.get_columns()])
 
 
 def compute(events: pl.LazyFrame, view) -> pl.LazyFrame:
     """The view's table: keys, `event_timestamp`, then its features in declared order."""
     keys = list(view.entities)
     _check_integer(events, view)
-    partial, ids = _entity_ids(_per_moment(events, view), keys)
-    partial = partial.collect()  # its time range sizes the sort key
-    key = _key(partial, view)
-    keyed = partial.head(0).select(key).schema["_k"] == pl.Int64
-    frame = _changes(partial.lazy(), view, key).pipe(_with_last, view).pipe(_with_day, view)
-    features = [
-        _feature(agg, i, w, length, view.day_zone, keyed)
-        .cast(DTYPES[agg.dtype])
-        .alias(f"{agg.name}_{w}")
-        for w, length in view.lengths().items()
-        for i, agg in enumerate(view.aggregations)
-    ]
-    return (
-        frame.select("_g", pl.col("_t").alias("event_timestamp"), *features)
-        .join(ids, on="_g", how="left", maintain_order="left")
-        .select(*keys, "event_timestamp", *(name for name, _ in view.features()))
+    rows = _rows(events, view).collect()
+    entity, entities = _entities(rows, keys)
+    inputs, entity = _in_order(rows.drop(keys), entity)
+    line = _line(inputs["_t"].to_physical().to_numpy(), view)
+    days = _days(line, view)
+    table = pl.concat(
+        _table(inputs[a:b], entity[a:b] - g0, view, line, days).with_columns(pl.col("_g") + g0)
+        for a, b, g0 in _parts(entity, line)
     )
+    return entities[table["_g"]].hstack(table.drop("_g").get_columns()).lazy()
 
 
 def static(table: pl.LazyFrame, view, since) -> pl.LazyFrame:
