@@ -204,7 +204,7 @@ class Replay:
         record = {**asdict(decided), "clock": clock.isoformat(), "evidence": asdict(evidence)}
         if decided.retrain:
             with self.timed("retrain and promotion gate"):
-                record["retrain"] = self._retrain(k, clock)
+                record["outcome"] = self._retrain(k, clock)
         _append(self.s.journal / "decisions.jsonl", record)
         return record
 
@@ -280,7 +280,7 @@ def _line(p: dict) -> str:
     r = p["realized"]
     auc = "n/a" if r["roc_auc"] is None else f"{r['roc_auc']:.3f}"
     drifted = sum(d["drifted"] for d in p["drift"])
-    action = p["decision"].get("retrain", {}).get("action") or (
+    action = p["decision"].get("outcome", {}).get("action") or (
         "retrain" if p["decision"]["retrain"] else "keep"
     )
     phases = ", ".join(f"{k} {v:.0f}" for k, v in p["phases"].items())

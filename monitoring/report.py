@@ -68,7 +68,7 @@ def headline_figures(summary: dict) -> dict:
         "drift_detections": sum(sum(d["drifted"] for d in p["drift"]) for p in periods),
         "weeks_with_drift": sum(any(d["drifted"] for d in p["drift"]) for p in periods),
         "retrains": len(retrains),
-        "promotions": sum(d.get("retrain", {}).get("action") == "promote" for d in retrains),
+        "promotions": sum(d.get("outcome", {}).get("action") == "promote" for d in retrains),
         "held_by_cooldown": sum(bool(d["triggers"]) and not d["retrain"] for d in decisions),
         "skew_rate": (
             sum(p["skew"]["rate"] * p["skew"]["rows"] for p in periods) / skew_rows
@@ -111,7 +111,7 @@ def summary_body(summary: dict, headline: dict) -> str:
 
 def _decision(d: dict) -> str:
     if d["retrain"]:
-        r = d.get("retrain", {})
+        r = d.get("outcome", {})
         return html.escape(f"retrain -> v{r.get('challenger')}: {r.get('action')}")
     return html.escape("; ".join(d["reasons"]))[:160]
 
@@ -130,7 +130,7 @@ def auc_chart(periods: list[dict]) -> bytes:
     for p in periods:
         d = p["decision"]
         if d["retrain"]:
-            promoted = d.get("retrain", {}).get("action") == "promote"
+            promoted = d.get("outcome", {}).get("action") == "promote"
             for ax in (top, bottom):
                 ax.axvline(p["period"] + 1, color="green" if promoted else "orange", ls=":")
     top.set(ylabel="ROC AUC", title="Realized performance (dotted: retrain; green: promoted)")
@@ -210,7 +210,7 @@ def period_body(p: dict) -> str:
         + _kv(p["serving"])
         + "<h2>Decision</h2>"
         + _kv({"retrain": decision["retrain"], "triggers": "; ".join(decision["triggers"]),
-               "reasons": "; ".join(decision["reasons"]), **decision.get("retrain", {})})
+               "reasons": "; ".join(decision["reasons"]), **decision.get("outcome", {})})
     )  # fmt: skip
 
 
