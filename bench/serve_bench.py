@@ -11,6 +11,11 @@ Bodies: /get-online-features for 1 and 100 entities (every feature of the three 
 of flight_delay_v1, by reference), and /predict for one flight (ours only; compared with the
 peer's features-only answer for one entity). Reads carry `as_of` = the data's watermark, which
 Feast ignores: the data is from 2013, so at the wall clock every value would be stale.
+
+The two servers take turns at each concurrency (ours, then the peer), so a change in the
+machine's other load shifts both sides of a ratio alike. Besides throughput and latency, the
+table gives the CPU time each server's processes used per request during the run (user +
+system, all workers): unlike req/s, it hardly depends on what else the machine runs.
 """
 
 import argparse
@@ -36,15 +41,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     bodies = make_bodies()
-    with servers(args.workers):
+    with servers(args.workers) as procs:
         parity = {name: same_values(body) for name, body in bodies.items() if name != "predict"}
-        rows = [
-            run(server, name, body, c, args.seconds)
+        runs = [
+            (server, name, body, c)
             for name, body in bodies.items()
+            for c in CONCURRENCY
             for server in (("ours", OURS), ("feast serve", PEER))
             if not (name == "predict" and server[1] == PEER)
-            for c in CONCURRENCY
         ]
+        rows = [
+            run(server, name, body, c, args.seconds, procs[server[1]])
+            for server, name, body, c in runs
+        ]
+    order = list(bodies)  # the table groups by workload, ours first; sorting keeps c in order
+    rows.sort(key=lambda r: (order.index(r["workload"]), r["server"] != "ours"))
     report(rows, parity, args)
 
 
@@ -86,7 +97,7 @@ class servers:
         self.workers = workers
         self.procs: list[subprocess.Popen] = []
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> dict[int, subprocess.Popen]:
         env = {
             **os.environ,
             "TZ": "UTC",
@@ -124,6 +135,7 @@ class servers:
         ]
         for port, path in ((OURS, "/ready"), (PEER, "/health")):
             wait_for(port, path)
+        return dict(zip((OURS, PEER), self.procs, strict=True))
 
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
@@ -175,7 +187,24 @@ def same_values(body: dict) -> str:
     return f"{cells} cells: {same} identical, {stale} stale (withheld), {differ} different"
 
 
-def run(server: tuple[str, int], name: str, body: dict, c: int, seconds: int) -> dict:
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU time of a server and all its worker processes so far."""
+    import psutil  # a dependency of feast
+
+    root = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run(
+    server: tuple[str, int], name: str, body: dict, c: int, seconds: int, proc: subprocess.Popen
+) -> dict:
     label, port = server
     path = "/predict" if name == "predict" else "/get-online-features"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -187,12 +216,16 @@ def run(server: tuple[str, int], name: str, body: dict, c: int, seconds: int) ->
     subprocess.run(
         ["wrk", "-t1", "-c", str(c), "-d2s", "-s", script.name, url], capture_output=True
     )
+    cpu_before = cpu_seconds(proc)
     out = subprocess.run(
         ["wrk", "-t1", "-c", str(c), f"-d{seconds}s", "--latency", "-s", script.name, url],
         capture_output=True,
         text=True,
     ).stdout
-    return {"server": label, "workload": name, "c": c, **parse(out)}
+    cpu = cpu_seconds(proc) - cpu_before
+    result = parse(out)
+    cpu_ms = 1000 * cpu / result["requests"] if result["requests"] else float("nan")
+    return {"server": label, "workload": name, "c": c, "cpu_ms": cpu_ms, **result}
 
 
 def parse(out: str) -> dict:
@@ -202,6 +235,7 @@ def parse(out: str) -> dict:
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": ms("50%"),
         "p99": ms("99%"),
@@ -210,22 +244,27 @@ def parse(out: str) -> dict:
 
 
 def report(rows: list[dict], parity: dict, args) -> None:
-    peer = {(r["workload"], r["c"]): r["rps"] for r in rows if r["server"] == "feast serve"}
+    peer = {(r["workload"], r["c"]): r for r in rows if r["server"] == "feast serve"}
     lines = [
         f"# Serving benchmark ({args.workers} workers each, wrk, {args.seconds} s per run, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores)",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end)",
         "",
-        "| workload | server | concurrency | req/s | p50 ms | p99 ms | non-2xx | vs feast serve |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | server | concurrency | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req "
+        "| req/s vs feast serve | CPU/req, feast serve / ours |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         base = peer.get(
             ("features, 1 entity" if r["workload"] == "predict" else r["workload"], r["c"])
         )
-        ratio = f"{r['rps'] / base:.2f}x" if base and r["server"] == "ours" else ""
+        ours = base and r["server"] == "ours"
+        ratio = f"{r['rps'] / base['rps']:.2f}x" if ours else ""
+        cpu_ratio = f"{base['cpu_ms'] / r['cpu_ms']:.2f}x" if ours else ""
         lines.append(
             f"| {r['workload']} | {r['server']} | {r['c']} | {r['rps']:.0f} | "
-            f"{r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} | {ratio} |"
+            f"{r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']} | {r['cpu_ms']:.2f} | "
+            f"{ratio} | {cpu_ratio} |"
         )
     lines += ["", "Same values as Feast (before the load):", ""]
     lines += [f"- {name}: {verdict}" for name, verdict in parity.items()]

@@ -16,27 +16,27 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter, FastAPI, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
+from serving.answers import online_features, prediction
 from serving.auth import AdminAuth, ReadAuth
 from serving.deps import (
-    LogDep,
     PlansDep,
-    ReaderDep,
     ReloaderDep,
     ServedDep,
+    ServingDep,
     SettingsDep,
     at_most,
     unprocessable,
 )
 from serving.errors import ServingError
-from serving.metrics import exposition, observe_answer
+from serving.fastpath import FastReads
+from serving.metrics import exposition
 from serving.middleware import ObservedMiddleware
-from serving.online import OnlineReader, epoch, now
+from serving.online import OnlineReader
 from serving.plans import Plans
 from serving.predict import predict_flights
 from serving.prediction_log import PredictionLog
 from serving.push import push as push_rows
 from serving.reload import Reloader, load_served
-from serving.responses import feast_json
 from serving.schemas import (
     Flight,
     Flights,
@@ -58,13 +58,14 @@ reads = APIRouter(dependencies=[ReadAuth])
 admin = APIRouter(dependencies=[AdminAuth])
 
 
+# Probes are async: a plain `def` route costs a hop to a worker thread per request.
 @router.get("/health")
-def health() -> Health:
+async def health() -> Health:
     return Health()
 
 
 @router.get("/ready")
-def ready(served: ServedDep) -> Ready:
+async def ready(served: ServedDep) -> Ready:
     """The model and the store are loaded (the app does not start until they are)."""
     model = ModelInfo(name=served.champion.name, version=served.champion.version)
     return Ready(model=model, feature_service=served.service.name)
@@ -77,50 +78,33 @@ def metrics() -> Response:
 
 
 @reads.post("/get-online-features", response_model=OnlineFeaturesResponse)
-async def get_online_features(
-    body: OnlineFeaturesRequest, plans: PlansDep, reader: ReaderDep, settings: SettingsDep
-) -> Response:
+async def get_online_features(body: OnlineFeaturesRequest, serving: ServingDep) -> Response:
     """Feast's `feast serve` API; values older than their view's ttl at `as_of` are withheld."""
-    at_most(body.rows, settings.max_entities, "entities", "FLIGHTS_MAX_ENTITIES")
-    as_of = body.as_of or settings.as_of
-    with unprocessable():
-        plan = plans.get(body.feature_service, body.features, body.full_feature_names)
-        answer = reader.read(plan, body.entities, [epoch(as_of) if as_of else now()])
-    observe_answer(answer)
-    content = feast_json(body.entities, plan, answer, body.include_feature_view_version_metadata)
-    return Response(content, media_type="application/json")
+    return Response(online_features(body, serving), media_type="application/json")
 
 
 @reads.post("/predict")
-async def predict(
-    flight: Flight, served: ServedDep, reader: ReaderDep, log: LogDep, settings: SettingsDep
-) -> Prediction:
+async def predict(flight: Flight, serving: ServingDep) -> Prediction:
     """P(the flight arrives more than 15 minutes late or is cancelled), with its features.
 
     Features are read as of the prediction time (scheduled departure - 2 h): older than their
     view's ttl then, they are `outside_max_age` and reach the model as missing. An unknown
     aircraft, carrier or airport still gets a prediction, its features `not_found`.
     """
-    with unprocessable():
-        [prediction], records = await predict_flights(
-            [flight], served, reader, settings.prediction_lead
-        )
-    log.append(records[0])
-    return prediction
+    return await prediction(flight, serving)
 
 
 @reads.post("/predict/batch")
-async def predict_batch(
-    body: Flights, served: ServedDep, reader: ReaderDep, log: LogDep, settings: SettingsDep
-) -> Predictions:
+async def predict_batch(body: Flights, serving: ServingDep) -> Predictions:
     """Up to FLIGHTS_MAX_BATCH flights in one call, each as /predict answers it."""
+    settings = serving.settings
     at_most(len(body.flights), settings.max_batch, "flights", "FLIGHTS_MAX_BATCH")
     with unprocessable():
         predictions, records = await predict_flights(
-            body.flights, served, reader, settings.prediction_lead
+            body.flights, serving.served, serving.reader, settings.prediction_lead
         )
     for record in records:
-        log.append(record)
+        serving.log.append(record)
     return Predictions(predictions=predictions)
 
 
@@ -204,6 +188,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         summary="P(arrival > 15 min late or cancelled) from the feature store's online features.",
         lifespan=lifespan_for(settings),
     )
+    app.add_middleware(FastReads)  # inside ObservedMiddleware: measured and limited alike
     app.add_middleware(
         ObservedMiddleware,
         timeout_s=settings.request_timeout_s,

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
 bearer = HTTPBearer(auto_error=False, description="FLIGHTS_ADMIN_TOKEN or FLIGHTS_READ_TOKEN")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def require_admin(request: Request, credentials: Credentials) -> None:
+async def require_admin(request: Request, credentials: Credentials) -> None:
     token = request.app.state.settings.admin_token
     if token is None:
         raise HTTPException(
@@ -21,18 +22,31 @@ def require_admin(request: Request, credentials: Credentials) -> None:
     _check(credentials, token, "FLIGHTS_ADMIN_TOKEN")
 
 
-def require_reader(request: Request, credentials: Credentials) -> None:
+async def require_reader(request: Request, credentials: Credentials) -> None:
     token = request.app.state.settings.read_token
     if token is not None:
         _check(credentials, token, "FLIGHTS_READ_TOKEN")
 
 
+def reader_allowed(authorization: str | None, token: SecretStr | str | None) -> bool:
+    """Whether an `Authorization` header passes `require_reader`, read as HTTPBearer reads it."""
+    if token is None:
+        return True
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return False
+    return _matches(credentials, token)
+
+
+def _matches(given: str, token: SecretStr | str) -> bool:
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    return hmac.compare_digest(given.encode(), secret.encode())
+
+
 def _check(
     credentials: HTTPAuthorizationCredentials | None, token: SecretStr | str, name: str
 ) -> None:
-    given = credentials.credentials.encode() if credentials else b""
-    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-    if not hmac.compare_digest(given, secret.encode()):
+    if not _matches(credentials.credentials if credentials else "", token):
         raise HTTPException(
             401,
             f"send the server's {name} as `Authorization: Bearer <token>`",

@@ -9,7 +9,7 @@
 """
 
 import os
-from collections import Counter as Counter_
+from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,14 +37,39 @@ FEATURE_AGE = Histogram(
 
 
 def observe_answer(answer: Answer) -> None:
-    counts: Counter_[tuple[str, str]] = Counter_()
+    counts: dict[tuple[str, str], int] = {}
     for column in answer.columns:
-        for status, n in Counter_(column.statuses).items():
-            counts[column.view, status] += n
+        statuses = column.statuses
+        # One entity (the usual read) needs no set; many need one count per distinct status.
+        for status in statuses if len(statuses) == 1 else set(statuses):
+            key = (column.view, status)
+            counts[key] = counts.get(key, 0) + statuses.count(status)
     for (view, status), n in counts.items():
-        FEATURE_STATUS.labels(view, status).inc(n)
+        feature_status(view, status).inc(n)
     for view, age in answer.ages.items():
-        FEATURE_AGE.labels(view).observe(max(age, 0.0))
+        feature_age(view).observe(max(age, 0.0))
+
+
+# `labels()` checks and locks on every call; the children it returns never change, so each
+# label set is looked up once per process.
+@cache
+def request_seconds(endpoint: str) -> Histogram:
+    return REQUEST_SECONDS.labels(endpoint)
+
+
+@cache
+def feature_status(view: str, status: str) -> Counter:
+    return FEATURE_STATUS.labels(view, status)
+
+
+@cache
+def feature_age(view: str) -> Histogram:
+    return FEATURE_AGE.labels(view)
+
+
+@cache
+def predictions_made(model_version: str) -> Counter:
+    return PREDICTIONS.labels(model_version)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -11,7 +11,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.metrics import FAILED, REQUEST_SECONDS
+from serving.metrics import FAILED, request_seconds
 
 ENDPOINTS = {
     "/get-online-features",
@@ -72,7 +72,7 @@ class ObservedMiddleware:
             limit = f"{self.timeout_s} s (FLIGHTS_REQUEST_TIMEOUT_S)"
             await _answer(send, 503, f"the request took longer than the limit of {limit}")
         finally:
-            REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+            request_seconds(endpoint).observe(time.perf_counter() - started)
             if status["code"] >= 400:
                 FAILED.labels(endpoint, str(status["code"])).inc()
 

@@ -13,6 +13,7 @@ is what Feast answers, which tests check view by view.
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from feast import FeatureService, FeatureStore, FeatureView, OnDemandFeatureView
@@ -175,48 +176,59 @@ class OnlineReader:
         return answer
 
     def _read_view(self, read: ViewRead, entities, rows: int, as_of, answer: Answer) -> None:
-        keys = [tuple(entities[c][i] for c in read.columns) for i in range(rows)]
+        # Every column has `rows` values (checked by _row_count).
+        keys = list(zip(*(entities[c] for c in read.columns), strict=True)) if rows else []
         unique = list(dict.fromkeys(keys))
-        protos = [_entity_key(read, key) for key in unique]
-        found = dict(
-            zip(
-                unique,
-                self._provider.online_read(
-                    self.store.config, read.view, protos, list(read.features)
-                ),
-                strict=True,
-            )
+        protos = [_known_entity_key(read, key) for key in unique]
+        records = self._provider.online_read(
+            self.store.config, read.view, protos, list(read.features)
         )
-        stamps, oldest = [], None
-        rows_data = []
+        # Decoded once per distinct entity: a batch often repeats a carrier or an airport.
+        found = {
+            key: _decoded(read.features, ts, data)
+            for key, (ts, data) in zip(unique, records, strict=True)
+        }
+        width = len(read.features)
+        missing, stale = _filled(width, NOT_FOUND), _filled(width, STALE)
+        stamps, cells, oldest = [], [], None
         for i, key in enumerate(keys):
-            ts, data = found[key]
-            if data is not None and read.ttl_s is not None:
-                age = as_of[i if len(as_of) > 1 else 0] - ts.timestamp()
+            ts, seconds, cell = found[key]
+            if cell is None:
+                cell = missing
+            elif read.ttl_s is not None:
+                age = as_of[i if len(as_of) > 1 else 0] - seconds
                 oldest = age if oldest is None or age > oldest else oldest
                 if age > read.ttl_s:
-                    data = STALE
+                    cell = stale
             stamps.append(ts)
-            rows_data.append(data)
+            cells.append(cell)
         if oldest is not None:
             answer.ages[read.view.name] = oldest
-        for feature, name in zip(read.features, read.names, strict=True):
-            values, statuses = _feature_column(feature, rows_data)
-            answer.columns.append(Column(name, read.view.name, values, statuses, stamps))
+        # Transposed: one tuple per feature over the rows (none at all when there are no rows).
+        values = zip(*(cell[0] for cell in cells), strict=True) if cells else [()] * width
+        statuses = zip(*(cell[1] for cell in cells), strict=True) if cells else [()] * width
+        for name, vs, ss in zip(read.names, values, statuses, strict=True):
+            answer.columns.append(Column(name, read.view.name, list(vs), list(ss), stamps))
 
 
-def _feature_column(feature: str, rows_data: list) -> tuple[list, list[str]]:
-    values, statuses = [], []
-    for data in rows_data:
-        if data is None:
-            values.append(None), statuses.append(NOT_FOUND)
-        elif data is STALE:
-            values.append(None), statuses.append(STALE)
-        elif (proto := data.get(feature)) is None:
-            values.append(None), statuses.append(NOT_FOUND)
-        else:
-            values.append(_python(proto)), statuses.append(PRESENT)
-    return values, statuses
+Cell = tuple[tuple[Any, ...], tuple[str, ...]]  # one entity's values and statuses in a view
+
+
+def _decoded(
+    features: Sequence[str], ts: datetime | None, data: Mapping[str, Value] | None
+) -> tuple[datetime | None, float | None, Cell | None]:
+    """(timestamp, as epoch seconds, cell); the cell is None when the entity is not stored."""
+    if data is None:
+        return ts, None, None
+    protos = [data.get(feature) for feature in features]
+    values = tuple([None if proto is None else _python(proto) for proto in protos])
+    statuses = tuple([NOT_FOUND if proto is None else PRESENT for proto in protos])
+    return ts, None if ts is None else ts.timestamp(), (values, statuses)
+
+
+@lru_cache(maxsize=256)  # immutable, and the same few per view
+def _filled(width: int, status: str) -> Cell:
+    return (None,) * width, (status,) * width
 
 
 def _python(proto: Value) -> Any:
@@ -224,6 +236,21 @@ def _python(proto: Value) -> Any:
     if kind is None:
         return None
     return getattr(proto, kind) if kind in SCALARS else feast_value_type_to_python_type(proto)
+
+
+def _known_entity_key(read: ViewRead, key: tuple) -> EntityKey:
+    """`_entity_key`, remembered: building the protobuf costs more than the lookup. Read only
+    by the store, never changed. Keyed with the values' types, since 1 == 1.0 == True."""
+    typed = tuple((type(value), value) for value in key)
+    return _cached_entity_key(read.join_keys, read.types, read.columns, typed)
+
+
+@lru_cache(maxsize=65536)
+def _cached_entity_key(
+    join_keys: tuple[str, ...], types: tuple[ValueType, ...], columns: tuple[str, ...], typed
+) -> EntityKey:
+    values = [_value(v, t, c) for (_, v), t, c in zip(typed, types, columns, strict=True)]
+    return EntityKey(join_keys=list(join_keys), entity_values=values)
 
 
 def _entity_key(read: ViewRead, key: tuple) -> EntityKey:

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,20 @@ class PredictionLog:
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    row = {k: v for k, v in record.items() if k not in {"features", "entities"}}
+    row = {k: v for k, v in record.items() if k not in NESTED}
     row["entities"] = json.dumps(record["entities"], default=str)
     for name, (value, status) in record["features"].items():
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        row[f"value.{name}"] = float(value) if numeric else value
-        row[f"status.{name}"] = status
+        value_column, status_column = _columns(name)
+        numeric = isinstance(value, NUMBERS) and not isinstance(value, bool)
+        row[value_column] = float(value) if numeric else value
+        row[status_column] = status
     return row
+
+
+NESTED = frozenset({"features", "entities"})
+NUMBERS = (int, float)
+
+
+@cache  # a model's feature names: a few dozen strings, formatted once instead of per record
+def _columns(feature: str) -> tuple[str, str]:
+    return f"value.{feature}", f"status.{feature}"

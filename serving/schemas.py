@@ -24,7 +24,10 @@ def _as_utc(moment: datetime) -> datetime:
     # A time without a zone is taken as UTC, the platform's only zone.
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # say, 0001-01-01T00:00+00:01, before the calendar's first moment
+        raise ValueError(f"must be between {PLAUSIBLE[0]:%Y} and {PLAUSIBLE[1]:%Y}") from None
 
 
 def _plausible(moment: datetime) -> datetime:

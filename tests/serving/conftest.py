@@ -31,7 +31,16 @@ def store(platform: PipelineSettings):
 
 
 @pytest.fixture(scope="session")
-def tracking_uri(platform: PipelineSettings, store) -> str:
+def labelled_rows(platform: PipelineSettings, store) -> tuple[pd.DataFrame, pd.Series]:
+    """Point-in-time features (in the service's order, NaN where Feast had none) and labels
+    of 300 real flights of the fixture."""
+    service = store.get_feature_service(SERVICE)
+    names = [field.name for view in service.feature_view_projections for field in view.features]
+    return training_frame(store, service, platform.offline, names)
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(platform: PipelineSettings, store, labelled_rows) -> str:
     """An MLflow store in the platform's data dir holding `flight_delay@champion`."""
     folder = platform.data_dir / "mlflow_serving_tests"
     folder.mkdir()
@@ -40,7 +49,7 @@ def tracking_uri(platform: PipelineSettings, store) -> str:
     fields = [field for view in service.feature_view_projections for field in view.features]
     names = [field.name for field in fields]
     types = {field.name: str(field.dtype) for field in fields}
-    features, labels = training_frame(store, service, platform.offline, names)
+    features, labels = labelled_rows
     register(uri, folder / "artifacts", fit(features, labels), names, types)
     return uri
 

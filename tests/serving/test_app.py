@@ -78,6 +78,7 @@ def test_a_time_without_zone_is_utc(client, known_flight, departure: str) -> Non
         ({"distance": 0}, "distance"),
         ({"scheduled_departure": "2013-13-45T25:00"}, "scheduled_departure"),
         ({"scheduled_departure": "tomorrow"}, "scheduled_departure"),
+        ({"scheduled_departure": "0001-01-01T00:00:00+00:01"}, "scheduled_departure"),
         ({"carrier": ""}, "carrier"),
     ],
 )

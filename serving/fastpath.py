@@ -1,0 +1,128 @@
+"""The two hot read routes, answered without FastAPI's per-request machinery.
+
+FastAPI spends a few hundred microseconds of CPU per request on routing, dependency solving and
+body handling: more than a one-entity read costs. For `POST /get-online-features` and
+`POST /predict`, this ASGI layer parses the body as FastAPI does (`json.loads`, then the same
+pydantic model), calls the functions the routes call (serving/answers.py) and sends the bytes
+the routes send. Anything it does not plainly answer goes on to the FastAPI route with the body
+replayed: another content type, a read token that does not match, a body that fails validation,
+a limit, an unknown feature. Those get FastAPI's answers, in FastAPI's formats, and the routes
+remain the documented API; tests check that both paths answer alike.
+"""
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import HTTPException
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.answers import online_features, prediction
+from serving.auth import reader_allowed
+from serving.deps import Serving, serving_from
+from serving.schemas import Flight, OnlineFeaturesRequest, Prediction
+
+PREDICTION = TypeAdapter(Prediction)  # as FastAPI serializes a route's return value
+JSON = (b"content-type", b"application/json")
+
+
+async def _online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
+    return online_features(body, serving)
+
+
+async def _prediction(flight: Flight, serving: Serving) -> bytes:
+    return PREDICTION.dump_json(await prediction(flight, serving))
+
+
+# path: (the route's body model, its answer as bytes)
+Answer = tuple[type[BaseModel], Callable[[Any, Serving], Awaitable[bytes]]]
+ANSWERS: dict[str, Answer] = {
+    "/get-online-features": (OnlineFeaturesRequest, _online_features),
+    "/predict": (Flight, _prediction),
+}
+
+
+class FastReads:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = _answer_for(scope)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        body = await _body(receive)
+        if body is None:  # the client left while sending
+            return
+        content = await _try(answer, scope, body)
+        if content is None:
+            await self.app(scope, _replayed(body, receive), send)
+            return
+        headers = [(b"content-length", str(len(content)).encode()), JSON]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+
+def _answer_for(scope: Scope) -> Answer | None:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    return ANSWERS.get(scope["path"])
+
+
+async def _try(answer: Answer, scope: Scope, body: bytes) -> bytes | None:
+    """The answer's bytes, or None to leave the request to the FastAPI route."""
+    serving = serving_from(scope["app"].state)
+    if not _plain_json(scope) or not reader_allowed(
+        _header(scope, b"authorization"), serving.settings.read_token
+    ):
+        return None
+    model, call = answer
+    try:
+        parsed = model.model_validate(json.loads(body))
+    except (ValueError, ValidationError):  # not JSON (or not UTF-8), or not a valid body
+        return None
+    try:
+        return await call(parsed, serving)
+    # Limits and unknown features are raised before anything is counted or logged, so the
+    # route can run the request again and answer the error.
+    except HTTPException:
+        return None
+
+
+def _plain_json(scope: Scope) -> bool:
+    # Only `application/json`: FastAPI also reads `+json` types, which it may keep doing.
+    kind = _header(scope, b"content-type") or ""
+    return kind.partition(";")[0].strip().lower() == "application/json"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replayed(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the route: the body already read, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
