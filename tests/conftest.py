@@ -3,6 +3,7 @@ from the committed slice of real data (45 aircraft over the first week of Januar
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,26 @@ def fresh_platform(tmp_path: Path) -> PipelineSettings:
     return new_platform(tmp_path)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def mlflow_fallback(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.fixture(scope="session")
+def mlflow_fallback(tmp_path_factory: pytest.TempPathFactory) -> str:
     """MLflow's process-wide store, used by code that names none, in a temp folder: without
     it, a test that restores the default would leave an `mlflow.db` in the working dir."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow_default') / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def mlflow_isolated(mlflow_fallback: str) -> Iterator[None]:
+    """Each test starts, and leaves, MLflow on the fallback store and MLFLOW_TRACKING_URI out
+    of the environment: `mlflow.set_tracking_uri` also writes that variable, so a store one
+    test pointed MLflow at would otherwise become the default of every later one."""
+    _point_mlflow(mlflow_fallback)
+    yield
+    _point_mlflow(mlflow_fallback)
+
+
+def _point_mlflow(uri: str) -> None:
     import mlflow
 
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow_default') / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

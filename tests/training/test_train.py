@@ -22,6 +22,7 @@ def _mlflow(settings: TrainingSettings):
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)  # `models:/` URIs resolve against it
     return mlflow, mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
