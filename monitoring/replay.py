@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -39,6 +39,7 @@ from training.settings import TrainingSettings
 from training.train import train
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 Say = Callable[[str], None]
 
 
@@ -129,9 +130,21 @@ class Replay:
         platform.fill_online(self.store, self.pipes, at, self.s.parity_sample, seed)
 
     def _serve(self, at: datetime, until: datetime) -> pl.DataFrame:
-        due = self.world.schedule(at, until)
-        with self.timed("predictions over HTTP"):
-            return self.server.predict(due, self.s.batch_size) if due.height else _no_requests()
+        """Hour by hour: the weather observed in the last hour is pushed (a stream beside the
+        nightly batch), then the flights due to be predicted in the hour are sent."""
+        sent, hour = [], at
+        while hour < until:
+            with self.timed("weather pushes"):
+                observed = self.world.observed_by(hour - HOUR, hour)
+                if observed.height:
+                    pushed = observed.rename({"time_hour": "event_timestamp"})
+                    self.server.push("origin_weather_push", pushed)
+            due = self.world.schedule(hour, min(hour + HOUR, until))
+            with self.timed("predictions over HTTP"):
+                if due.height:
+                    sent.append(self.server.predict(due, self.s.batch_size))
+            hour += HOUR
+        return pl.concat(sent) if sent else _no_requests()
 
     # -- a period's monitoring and decision -----------------------------------------------
 

@@ -30,12 +30,23 @@ class Server:
 
     def reload(self) -> str:
         """Reload the champion now; the version then served."""
-        answer = self.client.post(
-            "/admin/reload", headers={"authorization": f"Bearer {self.admin_token}"}
-        )
+        answer = self.client.post("/admin/reload", headers=self._admin())
         if answer.status_code != 200:
             raise ReplayError(f"the server refused to reload ({answer.status_code}): {answer.text}")
         return answer.json()["model"]["version"]
+
+    def push(self, source: str, rows: pl.DataFrame) -> int:
+        """Rows through POST /push (Feast's push API); how many were written."""
+        times = [c for c, t in rows.schema.items() if isinstance(t, pl.Datetime)]
+        columns = rows.with_columns(pl.col(times).dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dict()
+        body = {"push_source_name": source, "df": {k: v.to_list() for k, v in columns.items()}}
+        answer = self.client.post("/push", json=body, headers=self._admin())
+        if answer.status_code != 200:
+            raise ReplayError(f"the server refused a push ({answer.status_code}): {answer.text}")
+        return sum(view["written"] for view in answer.json()["views"])
+
+    def _admin(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.admin_token}"}
 
     def predict(self, due: pl.DataFrame, batch_size: int) -> pl.DataFrame:
         """Every due flight through POST /predict/batch; one row per flight: its key, the

@@ -37,6 +37,12 @@ class World:
     def observed_weather(self, start: datetime, end: datetime) -> pl.DataFrame:
         return self.weather.filter(pl.col("time_hour").is_between(start, end, closed="left"))
 
+    def observed_by(self, after: datetime, upto: datetime) -> pl.DataFrame:
+        """Weather observed in (after, upto]: what a push at `upto` carries (every column of
+        the observation: the push source takes the ones its view declares)."""
+        made = pl.col("time_hour").is_between(after, upto, closed="right")
+        return self.weather.filter(made)
+
     def schedule(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Flights to predict in [start, end): what a schedule says, by prediction time."""
         due = self.flights.filter(pl.col("prediction_time").is_between(start, end, closed="left"))

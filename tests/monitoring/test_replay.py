@@ -12,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURE
 
 from monitoring.logs import LogReader
 from monitoring.replay import Replay
@@ -20,6 +19,7 @@ from monitoring.settings import PolicySettings, ReplaySettings
 from monitoring.world import load_world, write_csv
 from pipelines.tables import FLIGHTS
 
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "flights_jan"
 START = datetime(2013, 1, 4, 7, tzinfo=UTC)
 CUT = START + timedelta(days=1)
 
