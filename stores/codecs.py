@@ -8,7 +8,8 @@ its rule that NaN and null are both the empty value.
 """
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -58,12 +59,12 @@ def column_values(column: pa.ChunkedArray, value_type: ValueType) -> tuple[str, 
     return codec, pc.cast(column, arrow_type, safe=False).to_pylist()
 
 
-def decoder(codec: str) -> Callable[[Any], ValueProto]:
-    if codec == PROTO:
-        return _parse
-    field = _ARROW[codec][1]
-    convert = bool if codec == "bool" else (lambda v: v)
-    return lambda v: ValueProto() if v is None else ValueProto(**{field: convert(v)})
+Decoder = Callable[[Any], ValueProto]
+
+
+def decoder(codec: str) -> Decoder:
+    """The stored value -> ValueProto function of `codec`, built once: a reader keeps it."""
+    return _DECODERS[codec]
 
 
 def _parse(blob: bytes | None) -> ValueProto:
@@ -71,6 +72,23 @@ def _parse(blob: bytes | None) -> ValueProto:
     if blob is not None:
         value.ParseFromString(blob)
     return value
+
+
+def _scalar(field: str, convert: Callable[[Any], Any] | None) -> Decoder:
+    # A fresh proto per value (callers may change what they read); setattr beats keywords.
+    def decode(stored: Any) -> ValueProto:
+        value = ValueProto()
+        if stored is not None:
+            setattr(value, field, stored if convert is None else convert(stored))
+        return value
+
+    return decode
+
+
+_DECODERS: dict[str, Decoder] = {
+    PROTO: _parse,
+    **{c: _scalar(f, bool if c == "bool" else None) for c, (_, f) in _ARROW.items()},
+}
 
 
 _KEY_FORMAT = {  # value type -> (struct format of the value, arrow type)
@@ -96,6 +114,19 @@ def entity_keys(columns: dict[str, tuple[pa.ChunkedArray, ValueType]], version: 
     if len(parts) == 1:
         return [head + p for p in parts[0]]
     return [head + b"".join(p) for p in zip(*parts, strict=True)]
+
+
+def serialized_keys(keys: Sequence[EntityKeyProto], version: int) -> list[bytes]:
+    """`serialize_entity_key` of each key, remembered by the key's protobuf bytes: reading a
+    key's fields through protobuf costs several times more than serializing it whole."""
+    return [_serialized_key(k.SerializeToString(), version) for k in keys]
+
+
+@lru_cache(maxsize=16384)  # the entities a server reads again and again
+def _serialized_key(message: bytes, version: int) -> bytes:
+    # Messages with equal bytes hold equal fields, so Feast serializes them alike.
+    key = EntityKeyProto.FromString(message)
+    return serialize_entity_key(key, entity_key_serialization_version=version)
 
 
 def _fast_key(column: pa.ChunkedArray, value_type: ValueType) -> bool:

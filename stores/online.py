@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,7 @@ class BulkSqliteOnlineStoreConfig(FeastConfigBaseModel):
     """The SQLite file, relative to the feature repo unless absolute."""
 
 
+Fields = tuple[tuple[str, int, codecs.Decoder], ...]  # (feature, position in a row, decoder)
 Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
 
 
@@ -62,6 +64,9 @@ class BulkSqliteOnlineStore(OnlineStore):
         self._conn: sqlite3.Connection | None = None
         self._layouts: dict[int, list[tuple[str, str]]] = {}
         self._layout_ids: dict[str, int] = {}
+        # The columns a read found (they change with the schema) -> positions of the entity
+        # key, event time and layout, and layout id -> its features' positions and decoders.
+        self._decoders: dict[tuple[str, ...], tuple[int, int, int, dict[int, Fields]]] = {}
 
     # -- connection and schema ------------------------------------------------------------
 
@@ -186,10 +191,7 @@ class BulkSqliteOnlineStore(OnlineStore):
         entity_keys: list[EntityKeyProto],
         requested_features: list[str] | None = None,
     ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
-        version = config.entity_key_serialization_version
-        wanted = [
-            serialize_entity_key(k, entity_key_serialization_version=version) for k in entity_keys
-        ]
+        wanted = codecs.serialized_keys(entity_keys, config.entity_key_serialization_version)
         found: dict[bytes, tuple[datetime, dict[str, ValueProto]]] = {}
         for start in range(0, len(wanted), READ_CHUNK):
             found.update(self._read_chunk(config, table, wanted[start : start + READ_CHUNK]))
@@ -220,15 +222,23 @@ class BulkSqliteOnlineStore(OnlineStore):
             if "no such table" in str(exc):  # applied but never materialized: nothing found
                 return {}
             raise
-        position = {d[0]: i for i, d in enumerate(cursor.description)}
-        return {row[0]: self._decode(conn, row, position) for row in cursor}
+        return self._decode(conn, cursor)
 
-    def _decode(self, conn, row, position) -> tuple[datetime, dict[str, ValueProto]]:
-        values = {
-            feature: codecs.decoder(codec)(row[position[_column(feature)]])
-            for feature, codec in self._layout(conn, row[position["layout"]])
-        }
-        return _whole_seconds(row[position["event_ts"]]), values
+    def _decode(self, conn, cursor) -> dict[bytes, tuple[datetime, dict[str, ValueProto]]]:
+        columns = tuple([d[0] for d in cursor.description])
+        known = self._decoders.get(columns)
+        if known is None:
+            at = map(columns.index, ("entity_key", "event_ts", "layout"))
+            known = self._decoders[columns] = (*at, {})
+        key_at, event_at, layout_at, by_layout = known
+        found = {}
+        for row in cursor:
+            fields = by_layout.get(layout := row[layout_at])
+            if fields is None:
+                fields = by_layout[layout] = _fields(columns, self._layout(conn, layout))
+            values = {feature: decode(row[at]) for feature, at, decode in fields}
+            found[row[key_at]] = (_whole_seconds(row[event_at]), values)
+        return found
 
     # -- infrastructure -------------------------------------------------------------------
 
@@ -272,6 +282,11 @@ def _column(feature: str) -> str:
     return f"v:{feature}"  # the prefix keeps features apart from the fixed columns
 
 
+def _fields(columns: tuple[str, ...], spec: list[tuple[str, str]]) -> Fields:
+    position = {column: i for i, column in enumerate(columns)}
+    return tuple((f, position[_column(f)], codecs.decoder(codec)) for f, codec in spec)
+
+
 def _micros(column: pa.ChunkedArray) -> list[int | None]:
     # Naive timestamps are UTC; the store never reads the process's local zone.
     return pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64()).to_pylist()
@@ -282,6 +297,7 @@ def _datetime_micros(value: datetime) -> int:
     return (value - EPOCH) // timedelta(microseconds=1)
 
 
+@lru_cache(maxsize=16384)  # immutable, and a server reads the same rows again and again
 def _whole_seconds(micros: int) -> datetime:
     # Stock Feast stores whole seconds (int(ts.timestamp()), toward zero); reads match it.
     seconds = abs(micros) // 1_000_000

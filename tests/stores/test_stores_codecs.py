@@ -1,5 +1,6 @@
-"""Bulk conversions equal Feast's value-by-value ones: entity keys byte for byte, and every
-feature value decodes to the ValueProto Feast's own conversion builds (NaN and null alike)."""
+"""Bulk conversions equal Feast's value-by-value ones: entity keys byte for byte (as written
+and as looked up), and every feature value decodes to the ValueProto Feast's own conversion
+builds (NaN and null alike)."""
 
 from datetime import UTC, datetime
 
@@ -58,8 +59,10 @@ def test_entity_keys_are_feasts_bytes(columns) -> None:
         python_values_to_proto_values(col.to_numpy(zero_copy_only=False), vt)
         for col, vt in columns.values()
     ]
-    want = [
-        serialize_entity_key(EntityKey(join_keys=names, entity_values=list(row)), 3)
-        for row in zip(*values, strict=True)
+    protos = [
+        EntityKey(join_keys=names, entity_values=list(row)) for row in zip(*values, strict=True)
     ]
+    want = [serialize_entity_key(key, 3) for key in protos]
     assert codecs.entity_keys(columns, 3) == want
+    assert codecs.serialized_keys(protos, 3) == want  # what a read looks up
+    assert codecs.serialized_keys(protos, 3) == want  # and again, remembered

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -187,3 +187,67 @@ def _post_when_up(url: str, body: bytes, server: subprocess.Popen, wait: float =
                 log = server.stderr.read()[-2000:]
                 raise AssertionError(f"feast serve did not answer: {log}") from exc
             time.sleep(0.5)
+
+
+def test_a_reader_follows_schema_changes_made_by_another_writer(tmp_path) -> None:
+    """The reader keeps each layout's decoders and column positions; a feature added by another
+    writer (a new layout, a new column) and a table dropped and rebuilt with its columns in
+    another order (the same layout, other positions) still read right, old rows included."""
+    from feast import RepoConfig
+
+    from stores.online import BulkSqliteOnlineStore
+
+    config = RepoConfig(
+        project="schema",
+        provider="local",
+        registry=str(tmp_path / "registry.db"),
+        online_store={
+            "type": "stores.online.BulkSqliteOnlineStore",
+            "path": str(tmp_path / "o.db"),
+        },
+        entity_key_serialization_version=3,
+        repo_path=str(tmp_path),
+    )
+    old, added, swapped = _view("flights"), _view("flights", "on_time"), _view("on_time", "flights")
+    reader, writer = BulkSqliteOnlineStore(), BulkSqliteOnlineStore()
+
+    def read() -> list:
+        got = reader.online_read(config, added, [_key(added, {"carrier": c}) for c in ("UA", "AA")])
+        return [None if values is None else _plain(values) for _, values in got]
+
+    assert read() == [None, None]  # applied nowhere yet: no such table
+    writer.write_arrow(config, old, _row("UA", flights=3))
+    assert read() == [{"flights": 3}, None]
+    reader.online_read(config, old, [_key(old, {"carrier": "UA"})])[0][1]["flights"].int64_val = 9
+    assert read() == [{"flights": 3}, None]  # a caller's change to a value is its own
+    writer.write_arrow(config, added, _row("AA", flights=5, on_time=0.5))
+    assert read() == [{"flights": 3}, {"flights": 5, "on_time": 0.5}]
+    writer.teardown(config, [old], [])
+    writer.write_arrow(config, swapped, _row("AA", on_time=0.25, flights=6))
+    writer.write_arrow(config, old, _row("UA", flights=4))
+    assert read() == [{"flights": 4}, {"flights": 6, "on_time": 0.25}]
+
+
+def _view(*features: str):
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Float64, Int64, String
+
+    types = {"flights": Int64, "on_time": Float64}
+    return FeatureView(
+        name="carrier_stats",
+        entities=[Entity(name="carrier", join_keys=["carrier"], value_type=ValueType.STRING)],
+        schema=[Field(name="carrier", dtype=String)]
+        + [Field(name=f, dtype=types[f]) for f in features],
+        source=FileSource(path="unused.parquet", timestamp_field="event_timestamp"),
+    )
+
+
+def _row(carrier: str, **features) -> pa.Table:
+    at = pa.array([datetime(2013, 1, 1, tzinfo=UTC)], pa.timestamp("us", "UTC"))
+    return pa.table(
+        {"carrier": [carrier], "event_timestamp": at, **{k: [v] for k, v in features.items()}}
+    )
+
+
+def _plain(values: dict) -> dict:
+    return {name: getattr(proto, proto.WhichOneof("val")) for name, proto in values.items()}
