@@ -53,7 +53,7 @@ def _load(pipes: PipelineSettings, landing: Path, full: bool) -> list[str]:
     try:
         stages.run_ingest(pipes, landing)
         stages.run_validate(pipes)
-        months = transformable(pipes, changed_months(pipes.validated))
+        months = changed_months(pipes.validated)
         if months:
             stages.run_transform(pipes, None if full else months)
     except (PipelineError, FileNotFoundError) as exc:
@@ -65,15 +65,6 @@ def changed_months(validated: Path) -> list[str]:
     """Months of flights or weather the last validation changed (transform reads both)."""
     changed = read_json(validated / "_changed.json", {}).get("months", {})
     return sorted(set(changed.get("flights", [])) | set(changed.get("weather", [])))
-
-
-def transformable(pipes: PipelineSettings, months: list[str]) -> list[str]:
-    """The changed months the transform can plan from: months that hold flights. A month with
-    weather only (its first hours, before any of its flights has landed) waits for the drop
-    that brings its first flights; the transform then reads its weather too."""
-    folders = (pipes.validated / "flights").glob("month=*")
-    with_flights = {p.name.removeprefix("month=") for p in folders}
-    return [m for m in months if m in with_flights]
 
 
 def fill_online(store, pipes: PipelineSettings, end: datetime, sample: int, seed: int) -> Batch:

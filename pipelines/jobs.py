@@ -67,8 +67,8 @@ def plan(available: list[str], changed: list[str] | None, horizon: timedelta) ->
     unknown = sorted(set(changed or []) - set(available))
     if unknown:
         raise PipelineError(
-            f"no validated flights for month(s) {', '.join(unknown)}: ingest and validate "
-            "them first (`python -m pipelines ingest`, then `validate`)"
+            f"no validated flights or weather for month(s) {', '.join(unknown)}: ingest and "
+            "validate them first (`python -m pipelines ingest`, then `validate`)"
         )
     changed = sorted(available if changed is None else changed)
     if not changed:
@@ -89,6 +89,11 @@ def plan(available: list[str], changed: list[str] | None, horizon: timedelta) ->
 
 def _source_months(zone: Path, table: str) -> list[str]:
     return sorted(p.name.removeprefix("month=") for p in (zone / table).glob("month=*"))
+
+
+def _event_months(zone: Path) -> list[str]:
+    """Months holding flights or weather: a month's first weather can land before its flights."""
+    return sorted(set(_source_months(zone, "flights")) | set(_source_months(zone, "weather")))
 
 
 def _scan(zone: Path, table: str, months: list[str] | None = None) -> pl.LazyFrame:
@@ -160,7 +165,7 @@ def build_features(settings: PipelineSettings, months: list[str] | None = None) 
     """Validated tables -> offline store; `months`: only the source months that changed."""
     decl = windows.load_declarations(settings.feature_repo)
     horizon = max(view.ttl for view in decl.WINDOWED)
-    todo = plan(_source_months(settings.validated, "flights"), months, horizon)
+    todo = plan(_event_months(settings.validated), months, horizon)
     tables = feature_tables(settings, todo.inputs, decl)
     counts = {}
     for name, table in tables.items():
@@ -192,7 +197,7 @@ def backfill(settings: PipelineSettings, start: date, end: date) -> dict[str, in
     """Recompute everything the source months overlapping [start, end) feed; idempotent."""
     begin = datetime.combine(start, datetime.min.time(), UTC)
     months = months_overlapping(begin, datetime.combine(end, datetime.min.time(), UTC))
-    available = _source_months(settings.validated, "flights")
+    available = _event_months(settings.validated)
     return build_features(settings, [m for m in months if m in available])
 
 
