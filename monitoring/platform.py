@@ -3,7 +3,6 @@ drop at a time through the pipelines' stages, as `python -m pipelines` runs them
 
 import contextlib
 import shutil
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,16 +16,6 @@ from pipelines.settings import PipelineSettings
 from pipelines.storage import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What one batch did: up to when the online store is filled, and the parity check."""
-
-    end: datetime
-    months: list[str]
-    parity_entities: int
-    mismatches: int
 
 
 def create(workdir: Path) -> PipelineSettings:
@@ -67,10 +56,12 @@ def changed_months(validated: Path) -> list[str]:
     return sorted(set(changed.get("flights", [])) | set(changed.get("weather", [])))
 
 
-def fill_online(store, pipes: PipelineSettings, end: datetime, sample: int, seed: int) -> Batch:
-    """Materialize up to `end`, then check online = offline at `end` on sampled entities."""
+def fill_online(store, pipes: PipelineSettings, end: datetime, sample: int, seed: int) -> int:
+    """Materialize up to `end`, then check online = offline at `end` on sampled entities
+    (how many were checked)."""
     materialize.materialize_store(store, end)
-    return Batch(end, [], *check_parity(store, pipes, end, sample, seed))
+    entities, _ = check_parity(store, pipes, end, sample, seed)
+    return entities
 
 
 def check_parity(
@@ -78,15 +69,10 @@ def check_parity(
 ) -> tuple[int, int]:
     """Entities seen so far, sampled; any difference is a ParityError naming the first few."""
     flights = pl.read_parquet(pipes.offline / "flights.parquet")
-    keys = parity.entity_keys(flights, sample=sample, seed=seed)
-    mismatches = parity.compare(store, keys, end)
+    entities, mismatches = parity.check(store, flights, end, sample, seed)
     if mismatches:
-        shown = "; ".join(
-            f"{m.entity} {m.feature}: online {m.online} != offline {m.offline}"
-            for m in mismatches[:5]
-        )
         raise ParityError(
             f"after materializing up to {end.isoformat()}, {len(mismatches)} online values "
-            f"differ from the offline store: {shown}"
+            f"differ from the offline store: {parity.describe(mismatches)}"
         )
-    return keys.height, 0
+    return entities, 0

@@ -16,8 +16,7 @@ import polars as pl
 
 from monitoring.errors import ReplayError
 from monitoring.world import SCHEDULE
-
-UNKNOWN_TAILNUM = "UNKNOWN"  # what training uses for a flight without a tail number
+from training.labels import UNKNOWN_TAILNUM
 
 
 @dataclass

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -121,11 +122,8 @@ def _cause(served, offline, at_batch, status) -> str:
         return NOT_MATERIALIZED
     if _missing(served) and status == "outside_max_age" and not _missing(at_batch):
         return TTL
-    if not _missing(served) and not _missing(offline):
-        import numpy as np
-
-        if np.float32(served) == np.float32(offline):
-            return COERCION
+    if not _missing(served) and not _missing(offline) and np.float32(served) == np.float32(offline):
+        return COERCION
     return UNEXPLAINED
 
 

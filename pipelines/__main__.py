@@ -72,15 +72,12 @@ def run_materialize(s: PipelineSettings) -> str:
     end = materialize.watermark(s.offline)
     materialize.materialize(s.feature_repo, end)
     flights = pl.read_parquet(s.offline / "flights.parquet")
-    keys = parity.entity_keys(flights, sample=s.parity_sample)
-    mismatches = parity.compare(materialize.open_store(s.feature_repo), keys, end)
+    store = materialize.open_store(s.feature_repo)
+    entities, mismatches = parity.check(store, flights, end, s.parity_sample)
     if mismatches:
-        shown = "; ".join(
-            f"{m.entity} {m.feature}: online {m.online} != offline {m.offline}"
-            for m in mismatches[:5]
-        )
+        shown = parity.describe(mismatches)
         raise PipelineError(f"online store differs from offline at {end.isoformat()}: {shown}")
-    return f"online store filled up to {end.isoformat()}; parity checked on {keys.height} entities"
+    return f"online store filled up to {end.isoformat()}; parity checked on {entities} entities"
 
 
 STAGES: dict[str, Callable[[PipelineSettings], str]] = {

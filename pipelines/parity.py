@@ -67,6 +67,20 @@ def _expire(online: dict[str, list], views, at: datetime) -> None:
                     values[i] = None
 
 
+def check(store, flights: pl.DataFrame, at: datetime, sample: int | None, seed: int = 0):
+    """Sampled entities of the flights table compared online against offline at `at`: how
+    many entities were compared, and the mismatches."""
+    keys = entity_keys(flights, sample=sample, seed=seed)
+    return keys.height, compare(store, keys, at)
+
+
+def describe(mismatches: list[Mismatch], shown: int = 5) -> str:
+    return "; ".join(
+        f"{m.entity} {m.feature}: online {m.online} != offline {m.offline}"
+        for m in mismatches[:shown]
+    )
+
+
 def entity_keys(flights: pl.DataFrame, sample: int | None, seed: int = 0) -> pl.DataFrame:
     """Distinct (tailnum, carrier, origin) rows seen in the flights, optionally a sample."""
     keys = flights.select(KEYS).drop_nulls().unique().sort(KEYS)
