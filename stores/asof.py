@@ -29,7 +29,7 @@ class ViewJoin:
     """One feature view's part of the join, as SQL fragments over its source."""
 
     scan: Scan
-    keys: list[tuple[str, str]]  # (source column, entity frame column)
+    keys: list[tuple[str, str]]  # (source column, entity frame column), unquoted
     ts: str
     created: str | None
     features: list[tuple[str, str]]  # (source column, output column)
@@ -59,10 +59,10 @@ def view_join(view: FeatureView, refs: list[str], full_feature_names: bool) -> V
 def _narrow_sql(join: ViewJoin, lo: datetime, hi: datetime) -> str:
     """Keys, event time and row address of the view's rows that can match an entity row in
     [lo, hi], one per (keys, event time). The features stay in the file until phase two."""
-    ts = f"CAST({join.ts} AS TIMESTAMPTZ)"
-    cols = [f"{src} AS k{i}" for i, (src, _) in enumerate(join.keys)]
+    ts = f"CAST({ident(join.ts)} AS TIMESTAMPTZ)"
+    cols = [f"{ident(src)} AS k{i}" for i, (src, _) in enumerate(join.keys)]
     cols += [f"{ts} AS ts"] + _address(join)
-    where = [f"{ts} <= {timestamp(hi)}"] + [f"{src} IS NOT NULL" for src, _ in join.keys]
+    where = [f"{ts} <= {timestamp(hi)}"] + [f"{ident(src)} IS NOT NULL" for src, _ in join.keys]
     if join.ttl:
         where.append(f"{ts} >= {timestamp(lo)} - {interval(join.ttl)}")
     sql = (
@@ -73,7 +73,7 @@ def _narrow_sql(join: ViewJoin, lo: datetime, hi: datetime) -> str:
     partition = ", ".join([f"k{i}" for i in range(len(join.keys))] + ["ts"])
     return (
         f"{sql} QUALIFY row_number() OVER (PARTITION BY {partition} "
-        f"ORDER BY CAST({join.created} AS TIMESTAMPTZ) DESC NULLS LAST) = 1"
+        f"ORDER BY CAST({ident(join.created)} AS TIMESTAMPTZ) DESC NULLS LAST) = 1"
     )
 
 
@@ -111,7 +111,9 @@ def asof_sql(entity: str, joins: list[ViewJoin], lo: datetime, hi: datetime) -> 
     matched = f"SELECT {', '.join(select)} FROM {entity} e {' '.join(asof)}"
     features, fetch = [f"m.{ROW}"], []
     for n, join in enumerate(joins):
-        cols = _address(join) + [f"{src} AS f{i}" for i, (src, _) in enumerate(join.features)]
+        cols = _address(join) + [
+            f"{ident(src)} AS f{i}" for i, (src, _) in enumerate(join.features)
+        ]
         wide = f"SELECT {', '.join(cols)} FROM {join.scan.sql(addressed=True)}"
         on = " AND ".join(f"m.{c}{n} = w{n}.{c}" for c in _address_columns(join))
         fetch.append(f"LEFT JOIN ({wide}) w{n} ON {on}")

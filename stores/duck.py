@@ -108,4 +108,4 @@ def parquet_scan(source: DataSource) -> Scan:
 def source_column(source: DataSource, name: str) -> str:
     """The source column that Feast exposes as `name`, undoing the source's field_mapping."""
     inverse = {new: old for old, new in source.field_mapping.items()}
-    return ident(inverse.get(name, name))
+    return inverse.get(name, name)

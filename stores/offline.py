@@ -1,6 +1,8 @@
 """`AsofDuckDBOfflineStore`: Feast's DuckDB offline store with an as-of point-in-time join.
 
-Configure with `offline_store: {type: stores.offline.AsofDuckDBOfflineStore}`. What it does not
+Each view's join is a sorted search (`stores.search`: Polars and NumPy); where that cannot
+answer exactly it is a DuckDB ASOF join (`stores.asof`). Configure with
+`offline_store: {type: stores.offline.AsofDuckDBOfflineStore}`. What it does not
 handle itself it hands to the stock DuckDB store it extends: entity frames given as SQL, sources
 other than local parquet FileSources, substrait on-demand views, and
 `filter_by_created_timestamp=True` on a view with a created timestamp (that filter is not an
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,6 +34,7 @@ from pydantic import StrictStr
 from stores.asof import ROW, TS, ViewJoin, asof_sql, view_join
 from stores.duck import Limits, connect, ident, parquet_scan, timestamp
 from stores.errors import UnsupportedSourceError
+from stores.search import EntityRows, search_join
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -205,12 +209,46 @@ def latest_sql(scan, keys, features, ts, created, start: datetime, end: datetime
 def point_in_time_join(
     entity_df: pd.DataFrame, ts_col: str, joins: list[ViewJoin], lim: Limits
 ) -> pa.Table:
-    """`entity_df` (its rows in order, its columns as given) with every join's features."""
+    """`entity_df` (its rows in order, its columns as given) with every join's features: each
+    view by the sorted search (`stores.search`), or by the DuckDB as-of join where the search
+    declines it."""
     table, ts = _entity_table(entity_df, ts_col)
     keys = sorted({col for join in joins for _, col in join.keys})
     missing = set(keys) - set(table.column_names)
     if missing:
         raise FeastEntityDFMissingColumnsError(set(keys), missing)
+    entities = None
+    if ts.null_count == 0:  # rows without a time go to DuckDB, where they match nothing
+        entities = EntityRows(pl.from_arrow(table.select(keys)), pc.cast(ts, pa.int64()).to_numpy())
+    for join in joins:
+        features = _view_features(table, ts, keys, entities, join, lim)
+        if features.num_columns and features.num_rows != table.num_rows:
+            raise AssertionError(f"as-of join gave {features.num_rows} rows for {table.num_rows}")
+        for name in features.column_names:
+            table = table.append_column(name, features[name])
+    return table
+
+
+def _view_features(
+    table: pa.Table,
+    ts: pa.ChunkedArray,
+    keys: list[str],
+    entities: EntityRows | None,
+    join: ViewJoin,
+    lim: Limits,
+) -> pa.Table:
+    """One view's features for the entity rows: by the sorted search where it can answer."""
+    if entities is not None:
+        try:
+            return search_join(entities, join)
+        except UnsupportedSourceError:
+            pass  # the DuckDB join answers what the search cannot
+    return _duckdb_join(table, ts, keys, join, lim)
+
+
+def _duckdb_join(
+    table: pa.Table, ts: pa.ChunkedArray, keys: list[str], join: ViewJoin, lim: Limits
+) -> pa.Table:
     relation = pa.table(
         {ROW: np.arange(table.num_rows, dtype="int64"), TS: ts, **{k: table[k] for k in keys}}
     )
@@ -218,12 +256,8 @@ def point_in_time_join(
     lo, hi = bounds["min"].as_py() or EPOCH, bounds["max"].as_py() or EPOCH
     with connect(lim) as conn:
         conn.register("entity_rows", relation)
-        features = conn.sql(asof_sql("entity_rows", joins, lo, hi)).to_arrow_table()
-    if features.num_rows != table.num_rows:
-        raise AssertionError(f"as-of join gave {features.num_rows} rows for {table.num_rows}")
-    for name in features.column_names[1:]:
-        table = table.append_column(name, features[name])
-    return table
+        features = conn.sql(asof_sql("entity_rows", [join], lo, hi)).to_arrow_table()
+    return features.drop_columns([ROW])
 
 
 def _microseconds(table: pa.Table) -> pa.Table:

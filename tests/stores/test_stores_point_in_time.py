@@ -4,12 +4,12 @@ built to hit the edges (equal timestamps, created-timestamp tie-breaks, ttl boun
 microsecond, entity rows before any data, missing entities, nulls and NaN, duplicate entity
 rows); and both agree with a brute-force re-expression of Feast's own reference."""
 
-import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from pit_reference import reference, same
 from store_twins import FAST, STOCK, feature_store, repo_objects
 
 from pipelines.settings import PipelineSettings
@@ -164,30 +164,8 @@ def _entity_rows(rng, a: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(row=np.arange(len(frame), dtype="int64"))
 
 
-def _reference(entity: pd.Series, table: pd.DataFrame, key: str, ttl, created: str | None):
-    """Feast's point-in-time reference (sdk tests, feature_records.py), re-expressed: the
-    latest row of the key with ts <= t and, with a ttl, ts >= t - ttl; ties on ts go to the
-    latest created time, a missing created time counting as the oldest."""
-    t = entity["event_timestamp"]
-    rows = table[(table[key] == entity[key]) & (table["ts"] <= t)]
-    if ttl:
-        rows = rows[rows["ts"] >= t - ttl]
-    if rows.empty:
-        return None
-    order = [rows["ts"]]
-    if created:
-        order.append(rows[created].fillna(pd.Timestamp.min.tz_localize(UTC)))
-    best = max(range(len(rows)), key=lambda i: tuple(o.iloc[i] for o in order))
-    return rows.iloc[best]
-
-
-def _same(a, b) -> bool:
-    missing = lambda v: v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))  # noqa: E731
-    return (missing(a) and missing(b)) or (not missing(a) and not missing(b) and a == b)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_generated_frames_equal_stock_feast_and_the_reference(generated_stores, seed) -> None:
+def test_generated_frames_equal_stock_feast_and_thereference(generated_stores, seed) -> None:
     folder, stock, fast = generated_stores
     rng = np.random.default_rng(seed)
     a, b = _view_a(rng), _view_b(rng)
@@ -201,8 +179,8 @@ def test_generated_frames_equal_stock_feast_and_the_reference(generated_stores, 
     pd.testing.assert_frame_equal(got, want.sort_values("row").reset_index(drop=True))
 
     for _, row in got.iterrows():
-        match_a = _reference(entities.loc[row["row"]], a, "a_id", TTL_A, "created")
-        match_b = _reference(entities.loc[row["row"]], b, "b_id", None, None)
+        match_a = reference(entities.loc[row["row"]], a, "a_id", TTL_A, "created")
+        match_b = reference(entities.loc[row["row"]], b, "b_id", None, None)
         for name, match in [
             ("x", match_a),
             ("y", match_a),
@@ -210,7 +188,7 @@ def test_generated_frames_equal_stock_feast_and_the_reference(generated_stores, 
             ("z", match_b),
             ("flag", match_b),
         ]:
-            assert _same(row[name], None if match is None else match[name]), (
+            assert same(row[name], None if match is None else match[name]), (
                 seed,
                 row["row"],
                 name,
