@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.stores_data import FAST, START, STOCK, write_features, write_repo
-from bench.stores_run import ROOT, child, feast_apply, median_run, report, write_section
+from bench.stores_run import ROOT, feast_apply, measure, report, write_section
 
 WORK = Path("/tmp/bench-stores-materialize")
 HOURS = 50
@@ -125,11 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     table, repos = _prepare(args.entities)
     results = {}
     for kind, repo in repos.items():
-        runs = [
-            child("bench.stores_materialize", kind, str(repo), str(table)) for _ in range(args.runs)
-        ]
-        results[kind] = median_run(runs)
-        print(kind, [f"{r.seconds:.2f}s/{r.peak_mb:.0f}MB" for r in runs], flush=True)
+        results[kind] = measure(
+            kind, args.runs, "bench.stores_materialize", kind, str(repo), str(table)
+        )
     body = _table(args.entities, results, args.runs)
     print(body)
     write_section("Materialization into SQLite", body)

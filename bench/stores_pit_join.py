@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from bench.stores_data import FAST, FEATURES, STOCK, TTL, entity_rows, write_features, write_repo
-from bench.stores_run import ROOT, child, feast_apply, median_run, report, write_section
+from bench.stores_run import ROOT, feast_apply, measure, report, write_section
 
 WORK = Path("/tmp/bench-stores-pit")
 
@@ -134,14 +134,16 @@ def main(argv: list[str] | None = None) -> None:
         kinds = ["stock", "fast", "raw"] if size <= args.stock_max else ["fast", "raw"]
         results[size] = {}
         for kind in kinds:
-            runs = [
-                child(
-                    "bench.stores_pit_join", kind, str(repos.get(kind, WORK)), str(table), str(size)
-                )
-                for _ in range(args.runs)
-            ]
-            results[size][kind] = median_run(runs)
-            print(size, kind, [f"{r.seconds:.2f}s/{r.peak_mb:.0f}MB" for r in runs], flush=True)
+            repo = str(repos.get(kind, WORK))
+            results[size][kind] = measure(
+                f"{size} {kind}",
+                args.runs,
+                "bench.stores_pit_join",
+                kind,
+                repo,
+                str(table),
+                str(size),
+            )
     body = _table(results, args.runs, note)
     print(body)
     write_section("Point-in-time join", body)

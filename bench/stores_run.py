@@ -52,6 +52,13 @@ def median_run(runs: list[Run]) -> Run:
     return Run(seconds, statistics.median(r.peak_mb for r in runs), runs[0].extra)
 
 
+def measure(label: str, runs: int, module: str, *args: str) -> Run:
+    """`runs` fresh children of `module`; prints each run and returns the medians."""
+    done = [child(module, *args) for _ in range(runs)]
+    print(label, [f"{r.seconds:.2f}s/{r.peak_mb:.0f}MB" for r in done], flush=True)
+    return median_run(done)
+
+
 def report(extra: dict, seconds: float) -> None:
     """Called in a child: print the JSON line the parent reads."""
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), **extra}), flush=True)

@@ -70,8 +70,7 @@ def timestamp(value: datetime) -> str:
 
 def interval(span: timedelta) -> str:
     # A fixed number of microseconds: "30 days" would be calendar days in the session zone.
-    micros = (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
-    return f"to_microseconds({micros})"
+    return f"to_microseconds({span // timedelta(microseconds=1)})"
 
 
 @dataclass(frozen=True)

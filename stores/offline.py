@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -219,7 +218,7 @@ def point_in_time_join(
         raise FeastEntityDFMissingColumnsError(set(keys), missing)
     entities = None
     if ts.null_count == 0:  # rows without a time go to DuckDB, where they match nothing
-        entities = EntityRows(pl.from_arrow(table.select(keys)), pc.cast(ts, pa.int64()).to_numpy())
+        entities = EntityRows.of(table, ts, keys)
     for join in joins:
         features = _view_features(table, ts, keys, entities, join, lim)
         if features.num_columns and features.num_rows != table.num_rows:

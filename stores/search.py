@@ -26,10 +26,12 @@ entity keys that do not cast to the source's key types, numbers beyond 62 bits) 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stores.asof import ViewJoin
 from stores.errors import UnsupportedSourceError
@@ -39,6 +41,7 @@ TS = "__ts"
 CREATED = "__created"
 NUMBER = "__key"
 LIMIT = 2**62
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class EntityRows:
     keys: pl.DataFrame  # the join-key columns, as given
     micros: np.ndarray  # event times in microseconds since the epoch (UTC), no nulls
 
+    @classmethod
+    def of(cls, table: pa.Table, ts: pa.ChunkedArray, keys: list[str]) -> "EntityRows":
+        """From the entity frame as Arrow and its times as UTC microsecond timestamps."""
+        return cls(pl.from_arrow(table.select(keys)), pc.cast(ts, pa.int64()).to_numpy())
+
 
 def search_join(entities: EntityRows, join: ViewJoin) -> pa.Table:
     """The view's requested features for every entity row, in entity row order."""
@@ -56,7 +64,7 @@ def search_join(entities: EntityRows, join: ViewJoin) -> pa.Table:
     rows = _candidates(scan, join, entities.micros)
     right, left, count = _numbers(rows, entities.keys, join, schema)
     created = rows[CREATED].to_numpy() if join.created else None
-    ttl = _micros(join.ttl) if join.ttl else None
+    ttl = join.ttl // MICROSECOND if join.ttl else None
     with ThreadPoolExecutor(1) as pool:
         # The feature columns are read while NumPy searches on one core.
         features = pool.submit(scan.select([pl.col(src) for src, _ in join.features]).collect)
@@ -75,10 +83,6 @@ def _check_schema(schema: pl.Schema, join: ViewJoin) -> pl.Schema:
     return schema
 
 
-def _micros(span) -> int:
-    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
-
-
 def _candidates(scan: pl.LazyFrame, join: ViewJoin, micros: np.ndarray) -> pl.DataFrame:
     """Row number, event and created time (µs) and keys (k0, k1, ...) of the rows that can
     match an entity row."""
@@ -87,7 +91,7 @@ def _candidates(scan: pl.LazyFrame, join: ViewJoin, micros: np.ndarray) -> pl.Da
     ts = pl.col(join.ts).dt.epoch("us")
     keep = [ts <= hi, ts.is_not_null()] + [pl.col(src).is_not_null() for src, _ in join.keys]
     if join.ttl:
-        keep.append(ts >= lo - _micros(join.ttl))
+        keep.append(ts >= lo - join.ttl // MICROSECOND)
     columns = [pl.col(ROW).cast(pl.Int64), ts.alias(TS)]
     if join.created:
         created = pl.col(join.created).dt.epoch("us").fill_null(np.iinfo(np.int64).min)

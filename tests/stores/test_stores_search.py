@@ -11,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import example, given, settings
@@ -99,10 +97,6 @@ def _entity_frame(rows, text_keys: bool) -> pd.DataFrame:
     ).astype({"k": "object" if text_keys else "int64"})
 
 
-def _entity_rows(arrow: pa.Table, ts: pa.ChunkedArray) -> EntityRows:
-    return EntityRows(pl.from_arrow(arrow.select(["k"])), pc.cast(ts, pa.int64()).to_numpy())
-
-
 def _join(pattern: str, many: bool, ttl, created: bool) -> ViewJoin:
     return ViewJoin(
         scan=Scan(pattern, many_files=many),
@@ -159,7 +153,7 @@ def test_search_and_duckdb_joins_equal_the_reference(rows, looks, text_keys, ttl
             pq.write_table(table, Path(folder) / "events.parquet")
             join = _join(str(Path(folder) / "events.parquet"), False, ttl, created)
         arrow, ts = _entity_table(entities, "event_timestamp")
-        searched = search_join(_entity_rows(arrow, ts), join).to_pandas()
+        searched = search_join(EntityRows.of(arrow, ts, ["k"]), join).to_pandas()
         joined = _duckdb_join(arrow, ts, ["k"], join, Limits(memory_limit="512MB")).to_pandas()
         stored = point_in_time_join(entities, "event_timestamp", [join], Limits()).to_pandas()
     assert stored["row"].tolist() == entities["row"].tolist()
@@ -181,6 +175,6 @@ def test_a_source_the_search_cannot_read_goes_to_duckdb(tmp_path) -> None:
     )
     arrow, ts = _entity_table(entities, "event_timestamp")
     with pytest.raises(UnsupportedSourceError, match="not times"):
-        search_join(_entity_rows(arrow, ts), join)
+        search_join(EntityRows.of(arrow, ts, ["k"]), join)
     frame = point_in_time_join(entities, "event_timestamp", [join], Limits()).to_pandas()
     assert frame["x"].tolist()[:2] == [7, 8] and math.isnan(frame["x"].tolist()[2])
