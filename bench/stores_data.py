@@ -42,8 +42,8 @@ items = FeatureView(
 """
 
 
-def write_features(path: Path, entities: int = 100_000, hours: int = 50, seed: int = 0) -> int:
-    """Write the feature table with DuckDB (streamed, small memory); return its row count."""
+def write_features(path: Path, entities: int = 100_000, hours: int = 50, seed: int = 0) -> None:
+    """Write the feature table with DuckDB (streamed, small memory)."""
     doubles = [
         f"CASE WHEN hash(e, h, {i}, {seed}) % 100 = 0 THEN NULL "
         f"ELSE (hash(e, h, {i}, {seed}) % 100000) / 1000.0 END AS f{i}"
@@ -62,7 +62,6 @@ def write_features(path: Path, entities: int = 100_000, hours: int = 50, seed: i
     with duckdb.connect(config={"memory_limit": "1GB", "temp_directory": "/tmp"}) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet)")
-    return entities * hours
 
 
 def entity_rows(n: int, entities: int = 100_000, hours: int = 50, seed: int = 1) -> pd.DataFrame:

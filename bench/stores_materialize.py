@@ -12,34 +12,32 @@ Peers, each timed around the materialize call only, in a fresh process per run:
 import argparse
 import shutil
 import sqlite3
-import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from bench.stores_data import FAST, START, STOCK, write_features, write_repo
-from bench.stores_run import ROOT, feast_apply, measure, report, write_section
+from bench.stores_run import feast_apply, measure, report, write_section
 
 WORK = Path("/tmp/bench-stores-materialize")
 HOURS = 50
 
 
 def _window():
-    from datetime import timedelta
-
     return START - timedelta(days=1), START + timedelta(hours=HOURS + 1)
 
 
-def _run_feast(repo: Path) -> dict:
+def _run_feast(repo: Path) -> float:
     from feast import FeatureStore
 
     store = FeatureStore(repo_path=str(repo))
     start, end = _window()
     began = time.perf_counter()
     store.materialize(start_date=start, end_date=end)
-    return {"seconds": time.perf_counter() - began}
+    return time.perf_counter() - began
 
 
-def _run_raw(repo: Path, table: Path) -> dict:
+def _run_raw(repo: Path, table: Path) -> float:
     import duckdb
     from feast import FeatureStore
     from feast.infra.key_encoding_utils import serialize_entity_key
@@ -67,15 +65,14 @@ def _run_raw(repo: Path, table: Path) -> dict:
                 for name, value in values.items()
             ),
         )
-    return {"seconds": time.perf_counter() - began}
+    return time.perf_counter() - began
 
 
 def _child(kind: str, repo: Path, table: Path) -> None:
     shutil.copy(repo / "online.template.db", repo / "online.db")
     for suffix in ("-wal", "-shm"):
         (repo / f"online.db{suffix}").unlink(missing_ok=True)
-    result = _run_raw(repo, table) if kind == "raw" else _run_feast(repo)
-    report({"rows": None}, result["seconds"])
+    report(_run_raw(repo, table) if kind == "raw" else _run_feast(repo))
 
 
 def _prepare(entities: int) -> tuple[Path, dict[str, Path]]:
@@ -135,5 +132,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

@@ -1,8 +1,8 @@
 """Run one measurement per fresh subprocess and report medians, peak memory and ratios.
 
-A child prints one JSON line: its timed seconds, its peak resident memory (getrusage of the
-child's VmHWM, so DuckDB's native memory counts and no measurement inherits another's heap;
-imports count alike for every peer) and anything else it wants to report.
+A child prints one JSON line: its timed seconds and its peak resident memory (the child's
+VmHWM, so DuckDB's native memory counts and no measurement inherits another's heap; imports
+count alike for every peer).
 """
 
 import json
@@ -21,7 +21,6 @@ RESULTS = ROOT / "bench" / "results" / "stores.md"
 class Run:
     seconds: float
     peak_mb: float
-    extra: dict
 
 
 def child(module: str, *args: str) -> Run:
@@ -34,8 +33,8 @@ def child(module: str, *args: str) -> Run:
     )
     if done.returncode != 0:
         raise RuntimeError(f"{module} {args} failed:\n{done.stderr[-3000:]}")
-    extra = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
-    return Run(extra.pop("seconds"), extra.pop("peak_mb"), extra)
+    line = [line for line in done.stdout.splitlines() if line.startswith("{")][-1]
+    return Run(**json.loads(line))
 
 
 def feast_apply(repo: Path) -> None:
@@ -49,7 +48,7 @@ def feast_apply(repo: Path) -> None:
 
 def median_run(runs: list[Run]) -> Run:
     seconds = statistics.median(r.seconds for r in runs)
-    return Run(seconds, statistics.median(r.peak_mb for r in runs), runs[0].extra)
+    return Run(seconds, statistics.median(r.peak_mb for r in runs))
 
 
 def measure(label: str, runs: int, module: str, *args: str) -> Run:
@@ -59,9 +58,9 @@ def measure(label: str, runs: int, module: str, *args: str) -> Run:
     return median_run(done)
 
 
-def report(extra: dict, seconds: float) -> None:
+def report(seconds: float) -> None:
     """Called in a child: print the JSON line the parent reads."""
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), **extra}), flush=True)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}), flush=True)
 
 
 def peak_mb() -> float:

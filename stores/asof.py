@@ -77,13 +77,15 @@ def _narrow_sql(join: ViewJoin, lo: datetime, hi: datetime) -> str:
     )
 
 
+_ADDRESS = {"rn": "file_row_number", "fn": "filename"}
+
+
 def _address(join: ViewJoin) -> list[str]:
-    # Row numbers only, for one file: file names would widen the sort by a string per row.
-    names = ["file_row_number AS rn"]
-    return names + ["filename AS fn"] if join.scan.many_files else names
+    return [f"{_ADDRESS[c]} AS {c}" for c in _address_columns(join)]
 
 
 def _address_columns(join: ViewJoin) -> list[str]:
+    # Row numbers only, for one file: file names would widen the sort by a string per row.
     return ["rn", "fn"] if join.scan.many_files else ["rn"]
 
 

@@ -199,30 +199,20 @@ class BulkSqliteOnlineStore(OnlineStore):
 
     def newest_event(self, config: RepoConfig, view: FeatureView) -> datetime | None:
         """The latest event timestamp stored for the view (None: nothing stored yet)."""
-        conn = self._connect(config)
-        try:
-            (micros,) = conn.execute(
-                f"SELECT max(event_ts) FROM {ident(table_name(config, view))}"
-            ).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return None
-            raise
+        sql = f"SELECT max(event_ts) FROM {ident(table_name(config, view))}"
+        cursor = _select(self._connect(config), sql)
+        micros = None if cursor is None else cursor.fetchone()[0]
         return None if micros is None else EPOCH + timedelta(microseconds=micros)
 
     def _read_chunk(self, config, view, keys: list[bytes]):
         conn = self._connect(config)
-        try:
-            cursor = conn.execute(
-                f"SELECT * FROM {ident(table_name(config, view))} "
-                f"WHERE entity_key IN ({','.join('?' * len(keys))})",
-                keys,
-            )
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # applied but never materialized: nothing found
-                return {}
-            raise
-        return self._decode(conn, cursor)
+        cursor = _select(
+            conn,
+            f"SELECT * FROM {ident(table_name(config, view))} "
+            f"WHERE entity_key IN ({','.join('?' * len(keys))})",
+            keys,
+        )
+        return {} if cursor is None else self._decode(conn, cursor)
 
     def _decode(self, conn, cursor) -> dict[bytes, tuple[datetime, dict[str, ValueProto]]]:
         columns = tuple([d[0] for d in cursor.description])
@@ -266,6 +256,17 @@ class BulkSqliteOnlineStore(OnlineStore):
         with conn:
             for view in tables:
                 conn.execute(f"DROP TABLE IF EXISTS {ident(table_name(config, view))}")
+
+
+def _select(conn: sqlite3.Connection, sql: str, params=()) -> sqlite3.Cursor | None:
+    """The query's cursor, or None when the view's table does not exist (applied but never
+    materialized: nothing stored)."""
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
 
 
 def table_name(config: RepoConfig, view: FeatureView) -> str:

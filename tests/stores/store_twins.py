@@ -3,7 +3,6 @@ this repo's as-of + bulk stores, each with its own registry and online file."""
 
 import contextlib
 import sys
-from datetime import datetime
 from pathlib import Path
 
 STOCK = {"online": {"type": "sqlite"}, "offline": {"type": "duckdb"}, "engine": "local"}
@@ -52,9 +51,3 @@ def repo_objects(repo: Path) -> list:
         *found.on_demand_feature_views,
         *found.feature_services,
     ]
-
-
-def materialize_like_pipelines(store, end: datetime) -> None:
-    """What `pipelines.materialize` does for never-materialized views: end - ttl .. end."""
-    for view in store.list_feature_views():
-        store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])

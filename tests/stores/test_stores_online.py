@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pyarrow as pa
 import pytest
-from store_twins import FAST, STOCK, feature_store, materialize_like_pipelines, repo_objects
+from store_twins import FAST, STOCK, feature_store, repo_objects
 
-from pipelines.materialize import watermark
+from pipelines.materialize import materialize_store, watermark
 from pipelines.parity import KEYS, entity_keys
 from pipelines.settings import PipelineSettings
 
@@ -31,7 +31,7 @@ def twins(platform: PipelineSettings, tmp_path_factory):
         feature_store(base / "fast", FAST, objects),
     )
     for store in stores:
-        materialize_like_pipelines(store, watermark(platform.offline))
+        materialize_store(store, watermark(platform.offline))
     return stores
 
 
