@@ -4,6 +4,8 @@ Limits and unknown features raise HTTPException before anything is counted or lo
 request the fast path cannot answer can go on to the route, which raises the same error.
 """
 
+from collections.abc import Sequence
+
 from serving.deps import Serving, at_most, unprocessable
 from serving.metrics import observe_answer
 from serving.online import epoch, now
@@ -12,7 +14,7 @@ from serving.responses import feast_json
 from serving.schemas import Flight, OnlineFeaturesRequest, Prediction
 
 
-def online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
+async def online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
     """Feast's feature-server JSON; values older than their view's ttl at `as_of` withheld."""
     settings = serving.settings
     at_most(body.rows, settings.max_entities, "entities", "FLIGHTS_MAX_ENTITIES")
@@ -26,8 +28,14 @@ def online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
 
 async def prediction(flight: Flight, serving: Serving) -> Prediction:
     """One flight's prediction, logged."""
+    return (await predictions([flight], serving))[0]
+
+
+async def predictions(flights: Sequence[Flight], serving: Serving) -> list[Prediction]:
+    """Each flight's prediction, each logged."""
     lead = serving.settings.prediction_lead
     with unprocessable():
-        [predicted], records = await predict_flights([flight], serving.served, serving.reader, lead)
-    serving.log.append(records[0])
+        predicted, records = await predict_flights(flights, serving.served, serving.reader, lead)
+    for record in records:
+        serving.log.append(record)
     return predicted

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter, FastAPI, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
-from serving.answers import online_features, prediction
+from serving.answers import online_features, prediction, predictions
 from serving.auth import AdminAuth, ReadAuth
 from serving.deps import (
     PlansDep,
@@ -33,7 +33,6 @@ from serving.metrics import exposition
 from serving.middleware import ObservedMiddleware
 from serving.online import OnlineReader
 from serving.plans import Plans
-from serving.predict import predict_flights
 from serving.prediction_log import PredictionLog
 from serving.push import push as push_rows
 from serving.reload import Reloader, load_served
@@ -80,7 +79,7 @@ def metrics() -> Response:
 @reads.post("/get-online-features", response_model=OnlineFeaturesResponse)
 async def get_online_features(body: OnlineFeaturesRequest, serving: ServingDep) -> Response:
     """Feast's `feast serve` API; values older than their view's ttl at `as_of` are withheld."""
-    return Response(online_features(body, serving), media_type="application/json")
+    return Response(await online_features(body, serving), media_type="application/json")
 
 
 @reads.post("/predict")
@@ -97,15 +96,8 @@ async def predict(flight: Flight, serving: ServingDep) -> Prediction:
 @reads.post("/predict/batch")
 async def predict_batch(body: Flights, serving: ServingDep) -> Predictions:
     """Up to FLIGHTS_MAX_BATCH flights in one call, each as /predict answers it."""
-    settings = serving.settings
-    at_most(len(body.flights), settings.max_batch, "flights", "FLIGHTS_MAX_BATCH")
-    with unprocessable():
-        predictions, records = await predict_flights(
-            body.flights, serving.served, serving.reader, settings.prediction_lead
-        )
-    for record in records:
-        serving.log.append(record)
-    return Predictions(predictions=predictions)
+    at_most(len(body.flights), serving.settings.max_batch, "flights", "FLIGHTS_MAX_BATCH")
+    return Predictions(predictions=await predictions(body.flights, serving))
 
 
 @admin.post("/push")

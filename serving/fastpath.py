@@ -27,10 +27,6 @@ PREDICTION = TypeAdapter(Prediction)  # as FastAPI serializes a route's return v
 JSON = (b"content-type", b"application/json")
 
 
-async def _online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
-    return online_features(body, serving)
-
-
 async def _prediction(flight: Flight, serving: Serving) -> bytes:
     return PREDICTION.dump_json(await prediction(flight, serving))
 
@@ -38,7 +34,7 @@ async def _prediction(flight: Flight, serving: Serving) -> bytes:
 # path: (the route's body model, its answer as bytes)
 Answer = tuple[type[BaseModel], Callable[[Any, Serving], Awaitable[bytes]]]
 ANSWERS: dict[str, Answer] = {
-    "/get-online-features": (OnlineFeaturesRequest, _online_features),
+    "/get-online-features": (OnlineFeaturesRequest, online_features),
     "/predict": (Flight, _prediction),
 }
 

@@ -40,8 +40,7 @@ def observe_answer(answer: Answer) -> None:
     counts: dict[tuple[str, str], int] = {}
     for column in answer.columns:
         statuses = column.statuses
-        # One entity (the usual read) needs no set; many need one count per distinct status.
-        for status in statuses if len(statuses) == 1 else set(statuses):
+        for status in set(statuses):
             key = (column.view, status)
             counts[key] = counts.get(key, 0) + statuses.count(status)
     for (view, status), n in counts.items():

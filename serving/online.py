@@ -189,7 +189,8 @@ class OnlineReader:
             for key, (ts, data) in zip(unique, records, strict=True)
         }
         width = len(read.features)
-        missing, stale = _filled(width, NOT_FOUND), _filled(width, STALE)
+        missing = ((None,) * width, (NOT_FOUND,) * width)
+        stale = ((None,) * width, (STALE,) * width)
         stamps, cells, oldest = [], [], None
         for i, key in enumerate(keys):
             ts, seconds, cell = found[key]
@@ -226,11 +227,6 @@ def _decoded(
     return ts, None if ts is None else ts.timestamp(), (values, statuses)
 
 
-@lru_cache(maxsize=256)  # immutable, and the same few per view
-def _filled(width: int, status: str) -> Cell:
-    return (None,) * width, (status,) * width
-
-
 def _python(proto: Value) -> Any:
     kind = proto.WhichOneof("val")
     if kind is None:
@@ -249,16 +245,22 @@ def _known_entity_key(read: ViewRead, key: tuple) -> EntityKey:
 def _cached_entity_key(
     join_keys: tuple[str, ...], types: tuple[ValueType, ...], columns: tuple[str, ...], typed
 ) -> EntityKey:
-    values = [_value(v, t, c) for (_, v), t, c in zip(typed, types, columns, strict=True)]
-    return EntityKey(join_keys=list(join_keys), entity_values=values)
+    return _key(join_keys, types, columns, [v for _, v in typed])
 
 
 def _entity_key(read: ViewRead, key: tuple) -> EntityKey:
+    return _key(read.join_keys, read.types, read.columns, key)
+
+
+def _key(
+    join_keys: Sequence[str],
+    types: Sequence[ValueType],
+    columns: Sequence[str],
+    values: Sequence[Any],
+) -> EntityKey:
     return EntityKey(
-        join_keys=list(read.join_keys),
-        entity_values=[
-            _value(v, t, c) for v, t, c in zip(key, read.types, read.columns, strict=True)
-        ],
+        join_keys=list(join_keys),
+        entity_values=[_value(v, t, c) for v, t, c in zip(values, types, columns, strict=True)],
     )
 
 

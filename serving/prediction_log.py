@@ -84,19 +84,18 @@ class PredictionLog:
         return path
 
 
+NESTED = frozenset({"features", "entities"})
+
+
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
     row = {k: v for k, v in record.items() if k not in NESTED}
     row["entities"] = json.dumps(record["entities"], default=str)
     for name, (value, status) in record["features"].items():
         value_column, status_column = _columns(name)
-        numeric = isinstance(value, NUMBERS) and not isinstance(value, bool)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
         row[value_column] = float(value) if numeric else value
         row[status_column] = status
     return row
-
-
-NESTED = frozenset({"features", "entities"})
-NUMBERS = (int, float)
 
 
 @cache  # a model's feature names: a few dozen strings, formatted once instead of per record
