@@ -1,7 +1,8 @@
 """Register the feature repo with Feast and fill the online store, as a user would.
 
-`apply` runs the `feast apply` command in the feature repo; `materialize` is the SDK's
-`materialize_incremental` up to the data's watermark (the latest moment any outcome is known).
+`apply` runs the `feast apply` command in the feature repo; `materialize_store` is the
+SDK's `materialize_incremental` up to the data's watermark (the latest moment any outcome is
+known).
 """
 
 import os
@@ -47,10 +48,6 @@ def open_store(repo: Path):
     from feast import FeatureStore  # costs seconds: only where needed
 
     return FeatureStore(repo_path=str(repo))
-
-
-def materialize(repo: Path, end: datetime) -> None:
-    materialize_store(open_store(repo), end)
 
 
 def materialize_store(store, end: datetime) -> None:

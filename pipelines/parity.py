@@ -11,6 +11,7 @@ import polars as pl
 
 VIEWS = ("aircraft_history", "carrier_performance", "origin_weather")
 KEYS = ("tailnum", "carrier", "origin")
+SHOWN = 5  # mismatches `describe` lists
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,18 @@ def compare(store, keys: pl.DataFrame, at: datetime) -> list[Mismatch]:
 
 
 def _expire(online: dict[str, list], views, at: datetime) -> None:
+    """Null each view's values older than its ttl at `at`. Feast gives every feature of a view
+    the same timestamps (its row's), so the first feature's `__ts` stands for the view's."""
     for view in views:
-        if not view.ttl:
+        if not view.ttl or not view.features:
             continue
         oldest = (at - view.ttl).timestamp()
+        stamps = online[f"{view.features[0].name}__ts"]
+        stale = [i for i, seconds in enumerate(stamps) if seconds and seconds < oldest]
         for feature in view.features:
-            stamps = online[f"{feature.name}__ts"]
             values = online[feature.name]
-            for i, seconds in enumerate(stamps):
-                if seconds and seconds < oldest:
-                    values[i] = None
+            for i in stale:
+                values[i] = None
 
 
 def check(store, flights: pl.DataFrame, at: datetime, sample: int | None, seed: int = 0):
@@ -74,10 +77,10 @@ def check(store, flights: pl.DataFrame, at: datetime, sample: int | None, seed: 
     return keys.height, compare(store, keys, at)
 
 
-def describe(mismatches: list[Mismatch], shown: int = 5) -> str:
+def describe(mismatches: list[Mismatch]) -> str:
     return "; ".join(
         f"{m.entity} {m.feature}: online {m.online} != offline {m.offline}"
-        for m in mismatches[:shown]
+        for m in mismatches[:SHOWN]
     )
 
 

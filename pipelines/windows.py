@@ -126,15 +126,18 @@ def _days(line: ranges.Line, view) -> ranges.Days | None:
     return ranges.Days(start, start + timedelta(microseconds=line.span), view.day_zone)
 
 
-def _in_order(rows: pl.DataFrame, entity: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
-    """The rows and their entities sorted by entity, then time (ties in any order)."""
+def _in_order(
+    rows: pl.DataFrame, entity: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """The rows, their entities and their times (`_t` in microseconds) sorted by entity, then
+    time (ties in any order)."""
     t = rows["_t"].to_physical().to_numpy()
     later = (entity[1:] > entity[:-1]) | (entity[1:] == entity[:-1]) & (t[1:] >= t[:-1])
     if later.all():  # event tables often come sorted already
-        return rows, entity
+        return rows, entity, t
     # numpy sorts 16-bit integers by radix: most views have fewer entities than that
     order = np.lexsort((t, entity.astype(np.uint16) if entity.max() < 2**16 else entity))
-    return rows[order], entity[order]
+    return rows[order], entity[order], t[order]
 
 
 def _parts(entity: np.ndarray, line: ranges.Line) -> list[tuple[int, int, int]]:
@@ -218,39 +221,42 @@ def _held(events: _Events, agg, i: int, lo: np.ndarray, hi: np.ndarray) -> pl.Se
     return _where(hi > lo, latest.gather(hi - 1))
 
 
-def _feature(agg, i: int, w: str) -> pl.Expr:
-    n = pl.col(f"_n_{w}")
+def _feature(agg, i: int) -> pl.Expr:
+    n = pl.col("_n")
     if agg.kind == "count":
         return n
     if agg.kind == "total":
-        return pl.col(f"_s{i}_{w}")
+        return pl.col(f"_s{i}")
     if agg.kind == "mean":
-        return pl.when(pl.col(f"_c{i}_{w}") > 0).then(pl.col(f"_s{i}_{w}") / pl.col(f"_c{i}_{w}"))
+        return pl.when(pl.col(f"_c{i}") > 0).then(pl.col(f"_s{i}") / pl.col(f"_c{i}"))
     if agg.kind == "share":
-        return pl.when(n > 0).then(pl.col(f"_q{i}_{w}") / n)
-    return pl.col(f"_h{i}_{w}")
+        return pl.when(n > 0).then(pl.col(f"_q{i}") / n)
+    return pl.col(f"_h{i}")
 
 
 def _window(events: _Events, lo: np.ndarray, hi: np.ndarray, upto: dict, view, w: str):
     """Window w's features at every moment, from each moment's range [lo, hi) of events
-    (`upto`: the cumulative sums at hi)."""
+    (`upto`: the cumulative sums at hi). Its working columns live in a frame of its own, so
+    they need no window suffix; only the features are named `{agg.name}_{w}`."""
     counted = any(agg.kind in ("count", "share") for agg in view.aggregations)
-    inputs = [pl.Series(f"_n_{w}", hi - lo)] if counted else []
-    inputs += [pl.Series(f"{c}_{w}", upto[c] - s[lo]) for c, s in events.sums.items()]
+    inputs = [pl.Series("_n", hi - lo)] if counted else []
+    inputs += [pl.Series(c, upto[c] - s[lo]) for c, s in events.sums.items()]
     inputs += [
-        _held(events, agg, i, lo, hi).alias(f"_h{i}_{w}")
+        _held(events, agg, i, lo, hi).alias(f"_h{i}")
         for i, agg in enumerate(view.aggregations)
         if agg.kind in ("minimum", "maximum", "last")
     ]
     return pl.DataFrame(inputs).select(
-        _feature(agg, i, w).cast(DTYPES[agg.dtype]).alias(f"{agg.name}_{w}")
+        _feature(agg, i).cast(DTYPES[agg.dtype]).alias(f"{agg.name}_{w}")
         for i, agg in enumerate(view.aggregations)
     )
 
 
-def _table(inputs: pl.DataFrame, entity: np.ndarray, view, line, days) -> pl.DataFrame:
-    """`_g` (the entity, from 0 in this part), `event_timestamp` and the features."""
-    t = inputs["_t"].to_physical().to_numpy()
+def _table(
+    inputs: pl.DataFrame, entity: np.ndarray, t: np.ndarray, view, line, days
+) -> pl.DataFrame:
+    """`_g` (the entity, from 0 in this part), `event_timestamp` and the features (`t`: the
+    events' times, `_t` in microseconds)."""
     events = _events(inputs, line.key(entity, t))
     at, (hi, *left) = ranges.merge(events.keys, _leaving(events.keys, t, view, days), line.tag_bits)
     upto = {c: s[hi] for c, s in events.sums.items()}
@@ -268,11 +274,13 @@ def compute(events: pl.LazyFrame, view) -> pl.LazyFrame:
     _check_integer(events, view)
     rows = _rows(events, view).collect()
     entity, entities = _entities(rows, keys)
-    inputs, entity = _in_order(rows.drop(keys), entity)
-    line = _line(inputs["_t"].to_physical().to_numpy(), view)
+    inputs, entity, t = _in_order(rows.drop(keys), entity)
+    line = _line(t, view)
     days = _days(line, view)
     table = pl.concat(
-        _table(inputs[a:b], entity[a:b] - g0, view, line, days).with_columns(pl.col("_g") + g0)
+        _table(inputs[a:b], entity[a:b] - g0, t[a:b], view, line, days).with_columns(
+            pl.col("_g") + g0
+        )
         for a, b, g0 in _parts(entity, line)
     )
     return entities[table["_g"]].hstack(table.drop("_g").get_columns()).lazy()
