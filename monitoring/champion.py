@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from training import registry
+from training import promote, registry
 from training.settings import TrainingSettings
 
 
@@ -33,23 +33,19 @@ class Champion:
 
 def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0) -> Champion:
     """The version at @champion now, with a sample of its training frame as the reference."""
-    import mlflow
-
     client = registry.client(settings)
-    version = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
-    run = client.get_run(version.run_id)
-    names = json.loads(version.tags["feature_names"])
+    found = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
+    run = client.get_run(found.run_id)
+    version = promote.load_version(client, settings.model_name, str(found.version))
+    names = version.names
     frame = pd.read_parquet(run.data.params["frame_path"])
     sample = frame.sample(min(rows, len(frame)), random_state=seed).reset_index(drop=True)
-    model = mlflow.sklearn.load_model(
-        client.get_model_version_download_uri(settings.model_name, version.version)
-    )
-    probability = model.predict_proba(sample[names].astype("float64"))[:, 1]
+    probability = version.predict(sample)
     return Champion(
-        version=str(version.version),
+        version=version.number,
         service=version.tags["feature_service"],
         names=names,
-        importance=_importance(client, version.run_id),
+        importance=_importance(client, found.run_id),
         test_auc=run.data.metrics.get("test_roc_auc"),
         reference=pl.from_pandas(sample[names].astype("float64"), nan_to_null=True),
         reference_probability=pl.Series("probability", np.asarray(probability, dtype="float64")),

@@ -10,14 +10,8 @@ flagged when at least `DriftThresholds.votes` of them reach their thresholds (PS
 usual "significant shift" in credit scoring; JS 0.1 and Wasserstein 0.1 reference-stds are
 similar in size). Fewer than `min_rows` rows on either side: not judged, never flagged.
 
-Bins (shared by both sides, always built from the reference):
-- numeric: cut at the reference's quantiles (deduplicated, so ties merge bins); a feature with at
-  most `bins` distinct values (integer counts, flags) gets one bin per distinct value instead.
-  The outer bins are open-ended: values outside the reference's range land in the first or last.
-- categorical (string, categorical, enum, boolean): one bucket per category of either side, so a
-  category the reference never saw is a bucket of its own.
-- missing (null, or NaN for floats) is an extra bucket on both sides, so a rise in the missing
-  share alone is drift.
+Both sides are counted in the same bins, built from the reference, with missing values as a
+bucket of their own: see monitoring.bins.
 
 Statistics, over bin shares r (reference) and c (current):
 - PSI = sum((c - r) * ln(c / r)); an empty bin's share is replaced by EPSILON = 1e-4 (shares are
@@ -30,25 +24,28 @@ Statistics, over bin shares r (reference) and c (current):
   said so in the reason) when either side has no finite values; infinities are still binned.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from itertools import pairwise
-from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 from scipy.special import rel_entr
 from scipy.stats import wasserstein_distance
 
+from monitoring.bins import (
+    NUMERIC,
+    category_bins,
+    clean,
+    common_kind,
+    counts,
+    missing_share,
+    numeric_bins,
+    shares,
+)
+
 EPSILON = 1e-4  # share given to an empty bin in PSI
 IQR_PER_STD = 1.349  # interquartile range of a normal distribution, in standard deviations
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
-MISSING = "missing"
 STATISTICS = ("psi", "js", "wasserstein")
-
-_CATEGORICAL_DTYPES = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
-Side = Literal["left", "right"]  # search_sorted side: "left" makes (a, b] bins, "right" [a, b)
 
 
 @dataclass(frozen=True)
@@ -92,126 +89,14 @@ class FeatureDrift:
     reason: str  # e.g. "psi 0.31 >= 0.2, js 0.14 >= 0.1, wasserstein 0.05 < 0.1: drifted (...)"
 
 
-@dataclass(frozen=True)
-class _Bins:
-    """Bins for non-missing values; every count vector adds the missing bucket after them."""
-
-    size: int
-    index: Callable[[pl.Series], pl.Series]  # non-missing values -> bin numbers in [0, size)
-    labels: list[str]
-    edges: list[float] | None = None  # numeric bins drawn as a histogram
-
-
-# --- kinds and cleaning -------------------------------------------------------------------
-
-
-def _kind(series: pl.Series, feature: str) -> str | None:
-    """numeric or categorical; None for an all-null series of dtype Null, which fits either."""
-    if series.dtype == pl.Null:
-        return None
-    if isinstance(series.dtype, _CATEGORICAL_DTYPES):
-        return CATEGORICAL
-    if series.dtype.is_numeric():
-        return NUMERIC
-    raise ValueError(
-        f"feature {feature!r} has dtype {series.dtype}, which drift cannot compare; "
-        "cast it to a numeric or string column first"
-    )
-
-
-def _common_kind(reference: pl.Series, current: pl.Series, feature: str) -> str:
-    """The kind both sides share; integer vs float is fine, string vs float is not."""
-    ref_kind, cur_kind = _kind(reference, feature), _kind(current, feature)
-    if ref_kind and cur_kind and ref_kind != cur_kind:
-        raise ValueError(
-            f"feature {feature!r}: reference dtype {reference.dtype} ({ref_kind}) and current "
-            f"dtype {current.dtype} ({cur_kind}) cannot be compared; serve the feature with the "
-            "type it was trained on"
-        )
-    return ref_kind or cur_kind or NUMERIC
-
-
-def _clean(series: pl.Series, kind: str) -> pl.Series:
-    """Float64 with NaN turned into null, or String: missing is then just null."""
-    if kind == NUMERIC:
-        return series.cast(pl.Float64).fill_nan(None)
-    return series.cast(pl.String)
-
-
-def _missing_share(series: pl.Series) -> float:
-    return series.null_count() / len(series) if len(series) else 0.0
-
-
-# --- bins and counts ----------------------------------------------------------------------
-
-
-def _cut_bins(
-    breaks: list[float], side: Side, labels: list[str], edges: list[float] | None = None
-) -> _Bins:
-    """Bins split at sorted `breaks`, outer bins open-ended. side="left" makes (a, b] bins,
-    side="right" makes [a, b) bins (a value equal to a break goes above it)."""
-    cuts = pl.Series(breaks, dtype=pl.Float64)
-    return _Bins(len(breaks) + 1, lambda v: cuts.search_sorted(v, side=side), labels, edges)
-
-
-def _value_bins(distinct: list[float]) -> _Bins:
-    """One bin per distinct reference value; other values go to the nearest value below."""
-    labels = [f"{v:g}" for v in distinct] or ["any value"]
-    return _cut_bins(distinct[1:], "right", labels)
-
-
-def _quantile_bins(values: pl.Series, bins: int) -> _Bins:
-    quantiles = [values.quantile(i / bins, "linear") for i in range(1, bins)]
-    breaks = sorted({q for q in quantiles if q is not None})  # None only for an empty series
-    bounds = [-np.inf, *breaks, np.inf]
-    labels = [f"({lo:.4g}, {hi:.4g}]" for lo, hi in pairwise(bounds)]
-    return _cut_bins(breaks, "left", labels)
-
-
-def _numeric_bins(values: pl.Series, bins: int) -> _Bins:
-    """Bins from the reference's non-missing values."""
-    distinct = values.unique().sort()
-    if len(distinct) <= bins:
-        return _value_bins(distinct.to_list())
-    return _quantile_bins(values, bins)
-
-
-def _category_bins(reference: pl.Series, current: pl.Series) -> _Bins:
-    """Reference categories first, then those only the current side has."""
-    seen = reference.drop_nulls().unique().sort().to_list()
-    new = sorted(set(current.drop_nulls().unique().to_list()) - set(seen))
-    categories = seen + new
-    positions = list(range(len(categories)))
-
-    def index(values: pl.Series) -> pl.Series:
-        return values.replace_strict(categories, positions, return_dtype=pl.UInt32)
-
-    return _Bins(len(categories), index, categories)
-
-
-def _counts(values: pl.Series, bins: _Bins) -> np.ndarray:
-    """Rows per bin, the missing bucket last."""
-    # the cast keeps the bin numbers integers even with no categories at all
-    counted = bins.index(values.drop_nulls()).cast(pl.UInt32).rename("bin").value_counts(name="n")
-    counts = np.zeros(bins.size + 1, dtype=np.int64)
-    counts[counted["bin"].to_numpy()] = counted["n"].to_numpy()
-    counts[-1] = values.null_count()
-    return counts
-
-
 # --- statistics ---------------------------------------------------------------------------
-
-
-def _shares(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    return counts / total if total else np.zeros(len(counts))
 
 
 def psi(
     reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = EPSILON
 ) -> float:
     """Population stability index over bin counts; empty bins get share `epsilon`."""
-    r, c = _shares(np.asarray(reference_counts)), _shares(np.asarray(current_counts))
+    r, c = shares(np.asarray(reference_counts)), shares(np.asarray(current_counts))
     r, c = np.where(r == 0, epsilon, r), np.where(c == 0, epsilon, c)
     return float(np.sum((c - r) * np.log(c / r)))
 
@@ -219,7 +104,7 @@ def psi(
 def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
     """Jensen-Shannon distance in base 2, clipped to [0, 1] against rounding (scipy's can be NaN
     for identical inputs when the divergence rounds below 0)."""
-    r, c = _shares(np.asarray(reference_counts)), _shares(np.asarray(current_counts))
+    r, c = shares(np.asarray(reference_counts)), shares(np.asarray(current_counts))
     m = (r + c) / 2
     divergence = (rel_entr(r, m).sum() + rel_entr(c, m).sum()) / (2 * np.log(2))
     return float(np.sqrt(min(max(divergence, 0.0), 1.0)))
@@ -282,20 +167,24 @@ def _verdict(stats: dict[str, float | None], thresholds: DriftThresholds) -> tup
 
 
 def _statistics(
-    reference: pl.Series, current: pl.Series, kind: str, bins: int
+    reference: pl.Series,
+    current: pl.Series,
+    bins: int,
+    finite: tuple[np.ndarray, np.ndarray] | None,
 ) -> dict[str, float | None]:
-    if kind == NUMERIC:
-        binning = _numeric_bins(reference.drop_nulls(), bins)
+    """PSI and JS; Wasserstein too for a numeric feature, whose `finite` values are given."""
+    if finite is not None:
+        binning = numeric_bins(reference.drop_nulls(), bins)
     else:
-        binning = _category_bins(reference, current)
-    r, c = _counts(reference, binning), _counts(current, binning)
+        binning = category_bins(reference, current)
+    r, c = counts(reference, binning), counts(current, binning)
     stats: dict[str, float | None] = {
         "psi": psi(r, c),
         "js": js_distance(r, c),
         "wasserstein": None,
     }
-    if kind == NUMERIC:
-        stats["wasserstein"] = scaled_wasserstein(_finite(reference), _finite(current))
+    if finite is not None:
+        stats["wasserstein"] = scaled_wasserstein(*finite)
     return stats
 
 
@@ -307,16 +196,16 @@ def feature_drift(
 ) -> FeatureDrift:
     """Compare one feature's served values with its training reference."""
     feature = name or reference.name or current.name
-    kind = _common_kind(reference, current, feature)
-    ref, cur = _clean(reference, kind), _clean(current, kind)
+    kind = common_kind(reference, current, feature)
+    ref, cur = clean(reference, kind), clean(current, kind)
     unjudged = _too_few_rows(len(ref), len(cur), thresholds.min_rows)
     result = FeatureDrift(
         feature=feature,
         kind=kind,
         reference_rows=len(ref),
         current_rows=len(cur),
-        reference_missing=_missing_share(ref),
-        current_missing=_missing_share(cur),
+        reference_missing=missing_share(ref),
+        current_missing=missing_share(cur),
         psi=None,
         js=None,
         wasserstein=None,
@@ -325,10 +214,11 @@ def feature_drift(
     )
     if unjudged:
         return result
-    stats = _statistics(ref, cur, kind, thresholds.bins)
+    finite = (_finite(ref), _finite(cur)) if kind == NUMERIC else None
+    stats = _statistics(ref, cur, thresholds.bins, finite)
     drifted, reason = _verdict(stats, thresholds)
-    if kind == NUMERIC and stats["wasserstein"] is None:
-        reason += f"; {_wasserstein_note(_finite(ref), _finite(cur))}"
+    if finite is not None and stats["wasserstein"] is None:
+        reason += f"; {_wasserstein_note(*finite)}"
     return replace(
         result,
         psi=stats["psi"],
@@ -354,72 +244,6 @@ def frame_drift(
                 f"{frame.columns}"
             )
     return [feature_drift(reference[f], current[f], thresholds, name=f) for f in features]
-
-
-# --- report output ------------------------------------------------------------------------
-
-
-def _even_bins(values: pl.Series, bins: int) -> _Bins:
-    """Equal-width bins over the values' range ([a, b), the last one closed); for plotting."""
-    finite = values.to_numpy()
-    edges = np.linspace(finite.min(), finite.max(), bins + 1).tolist()
-    labels = [f"[{lo:.4g}, {hi:.4g})" for lo, hi in pairwise(edges)]
-    labels[-1] = labels[-1][:-1] + "]"
-    return _cut_bins(edges[1:-1], "right", labels, edges)
-
-
-def _plot_bins(reference: pl.Series, current: pl.Series, bins: int) -> _Bins:
-    """Edges from the reference's finite values (the current's if the reference has none)."""
-    for side in (reference, current):
-        present = side.drop_nulls()
-        finite = present.filter(present.is_finite())
-        if len(finite) == 0:
-            continue
-        distinct = finite.unique().sort()
-        if len(distinct) <= bins:
-            return _value_bins(distinct.to_list())
-        return _even_bins(finite, bins)
-    return _value_bins([])
-
-
-def _outside(values: pl.Series, edges: list[float] | None) -> int | None:
-    if edges is None:
-        return None
-    present = values.drop_nulls()
-    return int(((present < edges[0]) | (present > edges[-1])).sum())
-
-
-def _side(values: pl.Series, bins: _Bins) -> dict[str, Any]:
-    counts = _counts(values, bins)
-    return {
-        "rows": len(values),
-        "counts": counts.tolist(),
-        "shares": _shares(counts).tolist(),
-        "outside_edges": _outside(values, bins.edges),  # piled into the end bins
-    }
-
-
-def histogram(reference: pl.Series, current: pl.Series, bins: int = 20) -> dict[str, Any]:
-    """Counts and shares of both sides over shared bins, missing last; JSON-ready, for plots.
-
-    Numeric: equal-width bins over the reference's range (one bin per value when it has at most
-    `bins` distinct values; `edges` is then None); values outside the range are counted in the
-    end bins and reported in `outside_edges`. Categorical: one bucket per category of either side.
-    """
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    feature = reference.name or current.name
-    kind = _common_kind(reference, current, feature)
-    ref, cur = _clean(reference, kind), _clean(current, kind)
-    binning = _plot_bins(ref, cur, bins) if kind == NUMERIC else _category_bins(ref, cur)
-    return {
-        "feature": feature,
-        "kind": kind,
-        "labels": [*binning.labels, MISSING],
-        "edges": binning.edges,
-        "reference": _side(ref, binning),
-        "current": _side(cur, binning),
-    }
 
 
 TABLE_SCHEMA = {

@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-KEY = ["carrier", "flight", "scheduled_departure"]
+from monitoring.world import KEY
+
 CALIBRATION_BINS = 10
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
+from monitoring import bins, drift, health, performance, platform, policy, report, skew
 from monitoring import champion as champions
-from monitoring import drift, health, performance, platform, policy, report, skew
 from monitoring.logs import LogReader, feature_values
-from monitoring.server import Server, running_server
+from monitoring.server import SENT_SCHEMA, Server, running_server
 from monitoring.settings import ReplaySettings
 from monitoring.world import World, load_world, write_drop, write_references
 from pipelines import __main__ as stages
@@ -50,7 +50,6 @@ class Replay:
         self.world: World = load_world(settings.source_dir or package_data_dir())
         self.pipes = platform.create(settings.workdir)
         self.log = LogReader(settings.predictions)
-        self.sent: list[pl.DataFrame] = []
         self.periods: list[dict] = []
         self.retrains: list[int] = []
         self.champion: champions.Champion | None = None
@@ -102,13 +101,15 @@ class Replay:
 
     def _period(self, k: int, begin: datetime, end: datetime) -> None:
         tick, self.clock = time.perf_counter(), {}
+        sent: list[pl.DataFrame] = []  # the requests of each batch of the period
         for at, until in self.s.batches(begin, end):
             if at != begin:  # the batch at `begin` ran already: the start, or the last period's end
                 self._batch(at)
-            self.sent.append(self._serve(at, until))
+            sent.append(self._serve(at, until))
         self._batch(end)
         with self.timed("monitoring"):
-            summary = self._monitor(k, begin, end)
+            requests = pl.concat([s for s in sent if s.height] or [_no_requests()])
+            summary = self._monitor(k, begin, end, requests)
         summary["decision"] = self._decide(k, summary, end)
         summary["seconds"] = time.perf_counter() - tick
         summary["phases"] = dict(self.clock)
@@ -148,8 +149,8 @@ class Replay:
 
     # -- a period's monitoring and decision -----------------------------------------------
 
-    def _monitor(self, k: int, begin: datetime, end: datetime) -> dict:
-        sent = pl.concat([s for s in self.sent if s.height] or [_no_requests()])
+    def _monitor(self, k: int, begin: datetime, end: datetime, sent: pl.DataFrame) -> dict:
+        """The period's monitoring; `sent` holds the requests sent in the period."""
         sent = sent.filter(pl.col("prediction_time").is_between(begin, end, closed="left"))
         ids = set(sent.drop_nulls("request_id")["request_id"].to_list())
         self.log.wait_for(ids)
@@ -161,9 +162,8 @@ class Replay:
             performance.with_labels(served, flights, end), self.s.policy.min_labelled
         )
         thresholds = drift.DriftThresholds(min_rows=self.s.drift_min_rows)
-        features = drift.frame_drift(
-            champ.reference, feature_values(logged, champ.names), champ.names, thresholds
-        )
+        values = feature_values(logged, champ.names)
+        features = drift.frame_drift(champ.reference, values, champ.names, thresholds)
         predictions = drift.feature_drift(
             champ.reference_probability, logged["probability"], thresholds, "probability"
         )
@@ -176,7 +176,7 @@ class Replay:
             "realized": realized,
             "drift": [asdict(d) for d in features],
             "prediction_drift": asdict(predictions),
-            "histograms": _moved(champ, logged, features),
+            "histograms": _moved(champ, values, features),
             "skew": self._skew(logged, champ),
             "freshness": health.freshness(self.store, self._views(champ.service), end),
             "serving": health.serving(logged, sent),
@@ -196,7 +196,8 @@ class Replay:
     def _views(self, service_name: str) -> list[str]:
         service = self.store.get_feature_service(service_name)
         names = {p.name for p in service.feature_view_projections}
-        return sorted(n for n in names if n in {v.name for v in self.store.list_feature_views()})
+        views = {v.name for v in self.store.list_feature_views()}
+        return sorted(n for n in names if n in views)
 
     def _decide(self, k: int, summary: dict, clock: datetime) -> dict:
         champ = self.champion
@@ -271,16 +272,14 @@ class Replay:
 
 
 def _no_requests() -> pl.DataFrame:
-    from monitoring.server import SENT_SCHEMA
-
     return pl.DataFrame(schema=SENT_SCHEMA)
 
 
-def _moved(champ: champions.Champion, logged: pl.DataFrame, found: list) -> list[dict]:
-    """Histograms (reference vs served) of the features that drifted, worst first."""
-    served = feature_values(logged, champ.names)
+def _moved(champ: champions.Champion, served: pl.DataFrame, found: list) -> list[dict]:
+    """Histograms (reference vs `served` feature values) of the features that drifted, worst
+    first."""
     moved = sorted((d for d in found if d.drifted), key=lambda d: -(d.psi or 0))
-    return [drift.histogram(champ.reference[d.feature], served[d.feature]) for d in moved[:6]]
+    return [bins.histogram(champ.reference[d.feature], served[d.feature]) for d in moved[:6]]
 
 
 def _append(path: Path, record: dict) -> None:

@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pipelines.storage import write_json, write_text  # noqa: E402
+
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
@@ -25,30 +27,23 @@ STYLE = (
 
 def write_period(folder: Path, period: dict) -> Path:
     name = f"week-{period['period'] + 1:02d}"
-    _write_json(folder / "weeks" / f"{name}.json", period)
+    write_json(period, folder / "weeks" / f"{name}.json")
     return _write_html(folder / "weeks" / f"{name}.html", f"Week {period['period'] + 1}",
                        period_body(period))  # fmt: skip
 
 
 def write_summary(folder: Path, summary: dict) -> Path:
     headline = headline_figures(summary)
-    _write_json(folder / "summary.json", {"headline": headline, **summary})
+    write_json({"headline": headline, **summary}, folder / "summary.json")
     return _write_html(folder / "index.html", "Replay", summary_body(summary, headline))
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=str))
-
-
 def _write_html(path: Path, title: str, body: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>"
     )
-    path.write_text(page)
-    return path
+    return write_text(page, path)
 
 
 # -- the headline -----------------------------------------------------------------------------

@@ -96,15 +96,16 @@ class ReplaySettings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
 
     def periods(self) -> list[tuple[datetime, datetime]]:
-        edges, at = [], self.start
-        while at < self.end:
-            edges.append((at, min(at + self.period, self.end)))
-            at += self.period
-        return edges
+        return _steps(self.start, self.end, self.period)
 
     def batches(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        edges, at = [], start
-        while at < end:
-            edges.append((at, min(at + self.batch_every, end)))
-            at += self.batch_every
-        return edges
+        return _steps(start, end, self.batch_every)
+
+
+def _steps(start: datetime, end: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut every `step`: (from, to) pairs, the last one cut short at `end`."""
+    edges, at = [], start
+    while at < end:
+        edges.append((at, min(at + step, end)))
+        at += step
+    return edges

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import ingest, transform
+from pipelines.storage import write_text
 from pipelines.tables import FLIGHTS, TABLES, WEATHER
 
 REFERENCE = ("airlines", "airports", "planes")
@@ -49,9 +50,6 @@ class World:
         return due.sort("prediction_time", "carrier", "flight").select(
             *SCHEDULE, "prediction_time", "flight"
         )
-
-    def last_moment(self) -> datetime:
-        return self.flights["prediction_time"].max()
 
 
 def load_world(source: Path) -> World:
@@ -102,7 +100,4 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     """In the package's CSV dialect: ISO times with `Z`, `NA` for missing values."""
     times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     text = frame.with_columns(pl.col(times).dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    tmp = path.with_name(f".{path.name}.tmp")
-    text.write_csv(tmp, null_value="NA")
-    tmp.replace(path)
-    return path
+    return write_text(text.write_csv(null_value="NA"), path)

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 
+from monitoring.bins import histogram
 from monitoring.drift import (
     EPSILON,
     DriftThresholds,
     drift_table,
     feature_drift,
     frame_drift,
-    histogram,
     js_distance,
     psi,
     reference_scale,

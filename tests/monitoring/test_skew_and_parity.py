@@ -8,11 +8,13 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from monitoring import platform, skew
+from monitoring import skew
 from monitoring.errors import ParityError
+from monitoring.platform import check_parity
 from pipelines import __main__ as stages
 from pipelines import materialize
 from pipelines.errors import PipelineError
+from training.frames import service_schema
 
 SERVICE = "flight_delay_v1"
 WEATHER = {"temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure",
@@ -23,10 +25,6 @@ LOADED_BEFORE = timedelta(hours=12)
 @pytest.fixture(scope="module")
 def store(platform):
     return materialize.open_store(platform.feature_repo)
-
-
-def names_of(service) -> list[str]:
-    return [f.name for p in service.feature_view_projections for f in p.features]
 
 
 def logged(platform, store, rows: int = 60) -> tuple[pl.DataFrame, list[str]]:
@@ -55,7 +53,7 @@ def logged(platform, store, rows: int = 60) -> tuple[pl.DataFrame, list[str]]:
         }
     )
     service = store.get_feature_service(SERVICE)
-    names = names_of(service)
+    names = list(service_schema(service))
     entities = skew.entity_rows(log, lambda t: t - LOADED_BEFORE)
     then = skew.offline_values(store, service, entities, "batch_at", names)
     columns = {}
@@ -98,12 +96,8 @@ def test_a_served_value_nobody_computed_is_unexplained(platform, store):
 
 def test_parity_passes_on_the_platform_as_materialized(platform, store):
     end = materialize.watermark(platform.offline)
-    entities, mismatches = platform_check(store, platform, end)
+    entities, mismatches = check_parity(store, platform, end, sample=10_000, seed=0)
     assert entities > 0 and mismatches == 0
-
-
-def platform_check(store, pipes, end):
-    return platform.check_parity(store, pipes, end, sample=10_000, seed=0)
 
 
 def test_a_broken_materialization_is_caught(fresh_platform):
@@ -116,7 +110,7 @@ def test_a_broken_materialization_is_caught(fresh_platform):
         upto = end - timedelta(days=2) if view.name == "carrier_performance" else end
         store.materialize(start_date=end - view.ttl, end_date=upto, feature_views=[view.name])
     with pytest.raises(ParityError, match="differ from the offline store") as caught:
-        platform.check_parity(store, fresh_platform, end, sample=10_000, seed=0)
+        check_parity(store, fresh_platform, end, sample=10_000, seed=0)
     assert "carrier" in str(caught.value)
 
 
