@@ -42,7 +42,8 @@ def view_join(view: FeatureView, refs: list[str], full_feature_names: bool) -> V
     prefix = f"{view.projection.name_to_use()}:"
     names = [ref.split(":", 1)[1] for ref in refs if ref.startswith(prefix)]
     base = view.projection.name_alias or view.name
-    join_keys = view.projection.join_key_map or {e.name: e.name for e in view.entity_columns}
+    mapped = view.projection.join_key_map  # as Feast maps them: a key not in the map keeps its name
+    join_keys = {e.name: mapped.get(e.name, e.name) for e in view.entity_columns}
     created = source.created_timestamp_column
     return ViewJoin(
         scan=parquet_scan(source),

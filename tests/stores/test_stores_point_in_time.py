@@ -213,3 +213,29 @@ def test_full_feature_names_and_created_filter_match_stock(generated_stores) -> 
             got.to_df().sort_values("row").reset_index(drop=True),
             want.to_df().sort_values("row").reset_index(drop=True),
         )
+
+
+def test_a_partial_join_key_map_keeps_the_other_keys(tmp_path) -> None:
+    """Feast maps each entity column through the projection's join_key_map, keeping the name of
+    one the map leaves out."""
+    from feast import Entity, FeatureView, Field, FileSource
+    from feast.types import Float64, Int64, String
+    from feast.value_type import ValueType
+
+    from stores.asof import view_join
+
+    view = FeatureView(
+        name="pairs",
+        entities=[
+            Entity(name="a", join_keys=["a_id"], value_type=ValueType.INT64),
+            Entity(name="b", join_keys=["b_id"], value_type=ValueType.STRING),
+        ],
+        schema=[
+            Field(name="a_id", dtype=Int64),
+            Field(name="b_id", dtype=String),
+            Field(name="z", dtype=Float64),
+        ],
+        source=FileSource(path=str(tmp_path / "pairs.parquet"), timestamp_field="ts"),
+    )
+    join = view_join(view.with_join_key_map({"a_id": "origin_a"}), ["pairs:z"], False)
+    assert sorted(join.keys) == [("a_id", "origin_a"), ("b_id", "b_id")]
