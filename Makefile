@@ -1,11 +1,14 @@
 # The commands people, hooks and CI share. Every process runs in UTC (Feast's SQLite store
-# writes local time).
+# writes local time). REPO is the domain folder (default: the flights in feature_repo/):
+#   make run REPO=examples/storms PORT=8001
 export TZ := UTC
 export PYTHONWARNINGS := ignore::DeprecationWarning
 VENV ?= .venv
 PY := $(VENV)/bin/python
+REPO ?= feature_repo
 PORT ?= 8000
 WORKERS ?= 2
+run pipeline train serve replay clean: export LARDER_FEATURE_REPO := $(abspath $(REPO))
 
 .PHONY: install run pipeline train serve replay test lint bench clean
 
@@ -26,9 +29,9 @@ train: install
 	$(PY) -m training train
 
 serve: install
-	@echo "Serving on http://localhost:$(PORT) (Ctrl-C stops). Try:"
-	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '{\"tailnum\": \"N14228\", \"carrier\": \"UA\", \"origin\": \"EWR\", \"dest\": \"IAH\", \"scheduled_departure\": \"2013-12-31T01:00:00Z\", \"distance\": 1400}'"
-	FLIGHTS_AS_OF=$$($(PY) -c 'import json; print(json.load(open("data/offline/_watermark.json"))["as_of"])') \
+	@echo "Serving $(REPO) on http://localhost:$(PORT) (Ctrl-C stops; the API is at /docs). Try:"
+	@echo "  curl -s localhost:$(PORT)/predict -H 'content-type: application/json' -d '$$($(PY) -m serving --example)'"
+	LARDER_AS_OF=$$($(PY) -c 'import json, sys; print(json.load(open(sys.argv[1]))["as_of"])' $(LARDER_FEATURE_REPO)/data/offline/_watermark.json) \
 	  $(PY) -m serving --port $(PORT) --workers $(WORKERS) --no-access-log
 
 replay: install
@@ -42,7 +45,7 @@ bench: install
 	$(PY) bench/validate_bench.py && $(PY) bench/features_bench.py && $(PY) bench/serve_bench.py
 
 lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 clean:
-	rm -rf data
+	rm -rf $(LARDER_FEATURE_REPO)/data

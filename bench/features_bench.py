@@ -1,8 +1,8 @@
 """Benchmark: the full declared feature set, Polars (this repo's job) against the pandas peer.
 
 `python bench/features_bench.py` runs every (engine, scale) in its own process, one after the
-other, and writes bench/results/features.md. Inputs are the validated 2013 tables under
-data/validated; the flight outcomes and event tables are built first (not timed, the same for
+other, and writes bench/results/features.md. Inputs are the validated 2013 tables of the
+flights domain; the flight outcomes and event tables are built first (not timed, the same for
 both engines). Scale 10 replicates every flight ten times, each copy on its own aircraft
 (tail number suffixed) and shifted by 0-9 minutes: 3.37 million flights.
 """
@@ -20,17 +20,17 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines import transform, windows  # noqa: E402
-from pipelines.jobs import _scan  # noqa: E402
+from pipelines import jobs, transform, windows  # noqa: E402
 from pipelines.settings import PipelineSettings  # noqa: E402
 
 SHIFTED = ["scheduled_departure", "prediction_time", "known_at", "departed_at"]
 
 
-def scaled_outcomes(validated: Path, scale: int) -> pl.DataFrame:
-    airports = _scan(validated, "airports").collect()
-    flights = pl.scan_parquet(sorted((validated / "flights").glob("*/*.parquet")))
-    outcomes = transform.flight_outcomes(flights, airports).collect()
+def scaled_outcomes(settings: PipelineSettings, scale: int) -> pl.DataFrame:
+    domain = settings.domain
+    sources = jobs.inputs(domain, settings.validated, None)
+    outcomes = domain.derivations["flight_outcomes"](sources["flights"], sources["airports"])
+    outcomes = outcomes.collect()
     copies = [
         outcomes.with_columns(
             pl.col("tailnum") + f"-{r}" if r else pl.col("tailnum"),
@@ -42,25 +42,33 @@ def scaled_outcomes(validated: Path, scale: int) -> pl.DataFrame:
     return pl.concat(copies)
 
 
-def run_polars(events: dict, decl) -> dict[str, int]:
-    return {v.name: windows.compute(events[v.source], v).collect().height for v in decl.WINDOWED}
+def event_tables(settings: PipelineSettings, outcomes: pl.DataFrame) -> dict[str, pl.LazyFrame]:
+    """The domain's event tables, from the (scaled) flight outcomes."""
+    sources = jobs.inputs(settings.domain, settings.validated, None)
+    tables = transform.derive(settings.domain, {**sources, "flight_outcomes": outcomes.lazy()})
+    sources_read = {v.source for v in settings.domain.windowed()}
+    return {name: tables[name].collect().lazy() for name in sources_read}
 
 
-def run_pandas(events: dict, decl) -> dict[str, int]:
+def run_polars(events: dict, views) -> dict[str, int]:
+    return {v.name: windows.compute(events[v.source], v).collect().height for v in views}
+
+
+def run_pandas(events: dict, views) -> dict[str, int]:
     from bench.features_pandas import compute
 
     frames = {name: frame.collect().to_pandas() for name, frame in events.items()}
-    return {v.name: len(compute(frames[v.source], v)) for v in decl.WINDOWED}
+    return {v.name: len(compute(frames[v.source], v)) for v in views}
 
 
 def one(engine: str, scale: int) -> dict:
     settings = PipelineSettings()
-    decl = windows.load_declarations(settings.feature_repo)
-    outcomes = scaled_outcomes(settings.validated, scale)
-    events = {k: v.collect().lazy() for k, v in transform.event_tables(outcomes.lazy()).items()}
+    views = settings.domain.windowed()
+    outcomes = scaled_outcomes(settings, scale)
+    events = event_tables(settings, outcomes)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    rows = (run_polars if engine == "polars" else run_pandas)(events, decl)
+    rows = (run_polars if engine == "polars" else run_pandas)(events, views)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine, "scale": scale, "flights": outcomes.height, "seconds": seconds,
@@ -72,9 +80,8 @@ def check() -> None:
     from bench.features_pandas import compute
 
     settings = PipelineSettings()
-    decl = windows.load_declarations(settings.feature_repo)
-    events = transform.event_tables(scaled_outcomes(settings.validated, 1).lazy())
-    for view in decl.WINDOWED:
+    events = event_tables(settings, scaled_outcomes(settings, 1))
+    for view in settings.domain.windowed():
         mine = windows.compute(events[view.source], view).collect()
         peer = pl.from_pandas(compute(events[view.source].collect().to_pandas(), view))
         peer = peer.with_columns(pl.col("event_timestamp").cast(mine.schema["event_timestamp"]))

@@ -72,10 +72,9 @@ def make_bodies() -> dict[str, dict]:
     ]
     import pandas as pd
 
-    flights = pd.read_parquet(ROOT / "data" / "offline" / "flights.parquet").dropna(
-        subset=["tailnum"]
-    )
-    as_of = json.loads((ROOT / "data" / "offline" / "_watermark.json").read_text())["as_of"]
+    offline = ROOT / "feature_repo" / "data" / "offline"
+    flights = pd.read_parquet(offline / "flight_outcomes.parquet").dropna(subset=["tailnum"])
+    as_of = json.loads((offline / "_watermark.json").read_text())["as_of"]
     last = flights.sort_values("scheduled_departure").tail(100)
     entities = {k: last[k].astype(str).tolist() for k in ("tailnum", "carrier", "origin")}
     one = {k: v[-1:] for k, v in entities.items()}
@@ -102,7 +101,7 @@ class servers:
             **os.environ,
             "TZ": "UTC",
             "PYTHONPATH": str(ROOT),
-            "FLIGHTS_LOG_DIR": tempfile.mkdtemp(prefix="bench-predictions-"),
+            "LARDER_LOG_DIR": tempfile.mkdtemp(prefix="bench-predictions-"),
         }
         py = sys.executable
         w = str(self.workers)

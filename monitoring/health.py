@@ -1,25 +1,25 @@
 """Freshness of the online store per feature view, and serving health from the prediction log."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 
 
-def freshness(store, view_names: list[str], clock: datetime) -> list[dict]:
+def freshness(store, view_names: list[str], clock: datetime, sample: int = 1000) -> list[dict]:
     """Per view: the newest value in the online store, its age at `clock`, and the view's ttl.
 
-    Reads the newest event time straight from the online store (the repo's bulk SQLite store
-    keeps one row per entity, so a max over one column answers it)."""
+    The platform's bulk SQLite store answers the newest event time with one query; any other
+    online store (stock Feast's, Redis, ...) is asked, through Feast's OnlineStore interface,
+    for up to `sample` entities of the view's offline table, and the newest of those counts."""
     online = store._get_provider().online_store
-    if not hasattr(online, "newest_event"):
-        raise TypeError(
-            f"freshness needs the repo's stores.online.BulkSqliteOnlineStore, not {type(online)}"
-        )
     out = []
     for name in view_names:
         view = store.get_feature_view(name)
-        newest = online.newest_event(store.config, view)
+        if hasattr(online, "newest_event"):
+            newest = online.newest_event(store.config, view)
+        else:
+            newest = _newest_read(store, view, sample)
         age = None if newest is None else (clock - newest).total_seconds()
         ttl = view.ttl.total_seconds() if view.ttl else None
         out.append(
@@ -51,3 +51,17 @@ def serving(log: pl.DataFrame, sent: pl.DataFrame) -> dict:
         "latency_p95_ms": pct(95),
         "latency_p99_ms": pct(99),
     }
+
+
+def _newest_read(store, view, sample: int) -> datetime | None:
+    """The newest event time among the stored rows of sampled entities of the view."""
+    from pipelines.parity import entity_keys
+
+    keys = tuple(c.name for c in view.entity_columns)
+    rows = entity_keys([view], keys, sample, seed=0)
+    if not rows.height or not view.features:
+        return None
+    first = view.features[0].name
+    read = store.get_online_features(features=[f"{view.name}:{first}"], entity_rows=rows.to_dicts())
+    seconds = [s for s in read.to_dict(include_event_timestamps=True)[f"{first}__ts"] if s]
+    return datetime.fromtimestamp(max(seconds), UTC) if seconds else None

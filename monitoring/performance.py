@@ -1,8 +1,8 @@
 """Realized performance: served probabilities against outcomes, once the outcomes are known.
 
-A flight's label (arrived more than 15 minutes late, or cancelled or diverted) is in the
-platform's offline flights table once its outcome is known (`known_at`), never before; a
-prediction whose flight has not landed by the clock is counted as pending.
+An example's label is in the platform's offline examples table once it is known (the task's
+`label_known_at`), never before; a prediction whose label is not known by the clock is counted
+as pending.
 """
 
 from datetime import datetime
@@ -11,28 +11,33 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from monitoring.world import KEY
+from larder import Task
 
 CALIBRATION_BINS = 10
+LABEL = "label"
 
 
-def with_labels(served: pl.DataFrame, flights: pl.DataFrame, clock: datetime) -> pl.DataFrame:
-    """`served` (KEY, probability, ...) with `late`, null while the outcome is unknown at clock."""
-    known = flights.filter(pl.col("known_at") <= clock).select(*KEY, "late")
-    return served.join(known, on=KEY, how="left", maintain_order="left")
+def with_labels(
+    served: pl.DataFrame, examples: pl.DataFrame, clock: datetime, task: Task
+) -> pl.DataFrame:
+    """`served` (the task's key, probability, ...) with `label`, null while it is unknown at
+    clock."""
+    known = examples.filter(pl.col(task.label_known_at) <= clock)
+    labels = known.select(*task.key, pl.col(task.label).cast(pl.Int8).alias(LABEL))
+    return served.join(labels, on=list(task.key), how="left", maintain_order="left")
 
 
 def realized(frame: pl.DataFrame, min_labelled: int) -> dict:
     """ROC AUC, Brier, log loss and calibration of the labelled rows (AUC None when fewer than
     `min_labelled` or one outcome only)."""
-    done = frame.filter(pl.col("late").is_not_null() & pl.col("probability").is_not_null())
-    y = done["late"].cast(pl.Int8).to_numpy()
+    done = frame.filter(pl.col(LABEL).is_not_null() & pl.col("probability").is_not_null())
+    y = done[LABEL].cast(pl.Int8).to_numpy()
     p = done["probability"].to_numpy()
     out = {
         "predictions": frame.height,
         "labelled": done.height,
         "pending": frame.height - done.height,
-        "late_rate": float(y.mean()) if len(y) else None,
+        "positive_rate": float(y.mean()) if len(y) else None,
         "mean_probability": float(p.mean()) if len(p) else None,
         "roc_auc": None,
         "brier": None,
@@ -49,7 +54,7 @@ def realized(frame: pl.DataFrame, min_labelled: int) -> dict:
 
 
 def calibration(p: np.ndarray, y: np.ndarray) -> list[dict]:
-    """Per tenth of predicted probability: rows, mean predicted, observed late rate."""
+    """Per tenth of predicted probability: rows, mean predicted, observed positive rate."""
     rows = []
     for i in range(CALIBRATION_BINS):
         lo, hi = i / CALIBRATION_BINS, (i + 1) / CALIBRATION_BINS

@@ -14,7 +14,7 @@ from monitoring.settings import PolicySettings
 @dataclass(frozen=True)
 class Evidence:
     period: int  # 0-based index of the period just monitored
-    auc: float | None  # realized this period (None: too few labelled flights)
+    auc: float | None  # realized this period (None: too few labelled examples)
     baseline_auc: float | None  # the champion's realized AUC in its first judged period
     drifted_important: list[str]  # the champion's important features that drifted
     champion_periods: int  # periods the champion has served

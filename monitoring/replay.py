@@ -4,14 +4,16 @@ At every batch time b (every `batch_every` from `start`):
   1. the data that became known since the last batch is dropped into the landing folder and
      goes through ingest, validate and transform (only the months it changes);
   2. the online store is materialized up to b, and online = offline is checked at b;
-  3. at the end of a period (a week): that period is monitored (drift, realized performance,
-     skew, freshness, serving health), the policy decides, a retrain trains a challenger on
-     the recent data and the promotion gate compares it with the champion; a promoted
-     champion is reloaded by the running server;
-  4. the flights due to be predicted before the next batch go to the server over HTTP.
+  3. at the end of a period: that period is monitored (drift, realized performance, skew,
+     freshness, serving health), the policy decides, a retrain trains a challenger on the
+     recent data and the promotion gate compares it with the champion; a promoted champion is
+     reloaded by the running server;
+  4. until the next batch, every `push_every`: the rows of the views fed by push sources that
+     were made since the last push are pushed to the server, then the examples due to be
+     predicted are sent to it over HTTP.
 
 Nothing reads past the clock: drops hold only rows known before b, Feast reads are at or
-before b, and labels exist only for flights whose outcome is in a drop.
+before b, and labels exist only for examples whose label is in a drop.
 """
 
 import contextlib
@@ -19,7 +21,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -29,30 +31,32 @@ from monitoring import champion as champions
 from monitoring.logs import LogReader, feature_values
 from monitoring.server import SENT_SCHEMA, Server, running_server
 from monitoring.settings import ReplaySettings
-from monitoring.world import World, load_world, write_drop, write_references
-from pipelines import __main__ as stages
-from pipelines import materialize
-from pipelines.tables import package_data_dir
+from monitoring.world import World, load_world, world_folder, write_drop, write_references
+from pipelines import materialize, stages
 from training import promote
+from training.contract import service_inputs
 from training.errors import TrainingError
 from training.settings import TrainingSettings
 from training.train import train
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-HOUR = timedelta(hours=1)
 Say = Callable[[str], None]
 
 
 class Replay:
     def __init__(self, settings: ReplaySettings, say: Say = print) -> None:
         self.s = settings
+        self.clock_of = settings.clock
         self.say = say
-        self.world: World = load_world(settings.source_dir or package_data_dir())
-        self.pipes = platform.create(settings.workdir)
+        self.domain = settings.domain
+        self.pipes = platform.create(
+            settings.feature_repo, settings.replay_repo, settings.parity_sample
+        )
         self.log = LogReader(settings.predictions)
         self.periods: list[dict] = []
         self.retrains: list[int] = []
         self.champion: champions.Champion | None = None
+        self.world: World | None = None
         self.store = None
         self.server: Server | None = None
         self.clock: dict[str, float] = {}  # seconds spent per phase, this period
@@ -72,29 +76,46 @@ class Replay:
         self._first_batch()
         self._first_champion()
         with running_server(
-            self.s.feature_repo, self.s.tracking_uri, self.s.predictions, self.s.port
+            self.s.replay_repo,
+            self.s.tracking_uri,
+            self.s.predictions,
+            self.s.port,
+            self.domain.task.answer,
         ) as server:
             self.server = server
             self.say(f"[serve] python -m serving on port {self.s.port}, {server.ready()['model']}")
             for k, (begin, end) in enumerate(self.s.periods()):
                 self._period(k, begin, end)
         seconds = time.perf_counter() - started
-        path = report.write_summary(self.s.reports, self._summary(seconds))
+        path = report.write_summary(self.s.report_dir, self._summary(seconds))
         self.say(f"[replay] done in {seconds / 60:.1f} min; summary: {path}")
         return path
 
     def _first_batch(self) -> None:
-        folder = self.s.landing / f"{self.s.start:%Y%m%dT%H%M}-initial"
-        write_references(self.world, folder)
-        write_drop(self.world, EARLIEST, self.s.start, folder)
-        platform.load(self.pipes, folder, full=True)
-        stages.run_apply(self.pipes)
+        start = self.clock_of.start
+        folder = self.s.landing_dir / f"{start:%Y%m%dT%H%M}-initial"
+        stages.apply(self.pipes)  # the registry first: the world's pushes are read from it
         self.store = materialize.open_store(self.pipes.feature_repo)
-        self._fill(self.s.start)
-        self.say(f"[data] known before {self.s.start:%Y-%m-%d %H:%M}: loaded and materialized")
+        source = world_folder(self.domain, self.s.landing, self.s.base / "world")
+        self.world = load_world(self.domain, source, self._pushed_views())
+        write_references(self.world, folder)
+        write_drop(self.world, EARLIEST, start, folder)
+        platform.load(self.pipes, folder, full=True)
+        self._fill(start)
+        self.say(f"[data] known before {start:%Y-%m-%d %H:%M}: loaded and materialized")
+
+    def _pushed_views(self) -> dict[str, list[str]]:
+        """Push source -> the views it feeds, from the registry."""
+        found: dict[str, list[str]] = {}
+        for view in self.store.list_feature_views():
+            stream = view.stream_source
+            if stream is not None and type(stream).__name__ == "PushSource":
+                found.setdefault(stream.name, []).append(view.name)
+        return found
 
     def _first_champion(self) -> None:
-        settings = self._training(self.s.validation_start, self.s.test_start)
+        replay = self.clock_of
+        settings = self._training(replay.first_validation_start, replay.first_test_start)
         result = train(settings, self._train_say)
         self.say(f"[train] first champion: version {result.version}")
         self.champion = champions.load(settings, 0, self.s.reference_rows)
@@ -108,44 +129,57 @@ class Replay:
             sent.append(self._serve(at, until))
         self._batch(end)
         with self.timed("monitoring"):
-            requests = pl.concat([s for s in sent if s.height] or [_no_requests()])
+            requests = pl.concat([s for s in sent if s.height] or [self._no_requests()])
             summary = self._monitor(k, begin, end, requests)
         summary["decision"] = self._decide(k, summary, end)
         summary["seconds"] = time.perf_counter() - tick
         summary["phases"] = dict(self.clock)
         self.periods.append(summary)
-        report.write_period(self.s.reports, summary)
+        report.write_period(self.s.report_dir, summary)
         self.say(_line(summary))
 
     def _batch(self, at: datetime) -> None:
         """The drop of what became known in the batch before `at`, loaded and materialized."""
-        folder = self.s.landing / f"{at:%Y%m%dT%H%M}"
+        folder = self.s.landing_dir / f"{at:%Y%m%dT%H%M}"
         with self.timed("pipelines"):
-            if write_drop(self.world, at - self.s.batch_every, at, folder):
+            if write_drop(self.world, at - self.clock_of.batch_every, at, folder):
                 platform.load(self.pipes, folder)
         with self.timed("materialize and parity"):
             self._fill(at)
 
     def _fill(self, at: datetime) -> None:
-        seed = int(at.timestamp())
-        platform.fill_online(self.store, self.pipes, at, self.s.parity_sample, seed)
+        platform.fill_online(self.store, self.pipes, at, int(at.timestamp()))
 
     def _serve(self, at: datetime, until: datetime) -> pl.DataFrame:
-        """Hour by hour: the weather observed in the last hour is pushed (a stream beside the
-        nightly batch), then the flights due to be predicted in the hour are sent."""
-        sent, hour = [], at
-        while hour < until:
-            with self.timed("weather pushes"):
-                observed = self.world.observed_by(hour - HOUR, hour)
-                if observed.height:
-                    pushed = observed.rename({"time_hour": "event_timestamp"})
-                    self.server.push("origin_weather_push", pushed)
-            due = self.world.schedule(hour, min(hour + HOUR, until))
+        """Step by step: the rows made since the last step are pushed (a stream beside the
+        batch), then the examples due to be predicted in the step are sent."""
+        sent, step, every = [], at, self.clock_of.push_every
+        while step < until:
+            with self.timed("pushes"):
+                for source in self.world.pushed:
+                    made = self.world.made(source, step - every, step)
+                    if made.height:
+                        self.server.push(source, made)
+            due = self.world.schedule(step, min(step + every, until))
             with self.timed("predictions over HTTP"):
                 if due.height:
-                    sent.append(self.server.predict(due, self.s.batch_size))
-            hour += HOUR
-        return pl.concat(sent) if sent else _no_requests()
+                    fields = self._request_fields()
+                    key = list(self.domain.task.key)
+                    sent.append(self.server.predict(due, fields, key, self.s.batch_size))
+            step += every
+        return pl.concat(sent) if sent else self._no_requests()
+
+    def _request_fields(self) -> list[str]:
+        """What a request to the champion holds: its service's join keys and request fields,
+        and the task's time."""
+        service = self.store.get_feature_service(self.champion.service)
+        keys, requested = service_inputs(self.store, service)
+        task = self.domain.task
+        return [*keys, *requested, *([task.time] if task.time not in keys + requested else [])]
+
+    def _no_requests(self) -> pl.DataFrame:
+        key = self.world.examples.select(self.domain.task.key).schema
+        return pl.DataFrame(schema={**key, **SENT_SCHEMA})
 
     # -- a period's monitoring and decision -----------------------------------------------
 
@@ -156,12 +190,13 @@ class Replay:
         self.log.wait_for(ids)
         logged = self.log.read(begin, end).filter(pl.col("request_id").is_in(list(ids)))
         champ = self.champion
-        flights = pl.read_parquet(self.pipes.offline / "flights.parquet")
+        task = self.domain.task
+        examples = pl.read_parquet(self.pipes.offline / f"{task.examples}.parquet")
         served = sent.join(logged.select("request_id", "model_version"), on="request_id")
         realized = performance.realized(
-            performance.with_labels(served, flights, end), self.s.policy.min_labelled
+            performance.with_labels(served, examples, end, task), self.s.min_labelled
         )
-        thresholds = drift.DriftThresholds(min_rows=self.s.drift_min_rows)
+        thresholds = drift.DriftThresholds(min_rows=self.s.min_rows)
         values = feature_values(logged, champ.names)
         features = drift.frame_drift(champ.reference, values, champ.names, thresholds)
         predictions = drift.feature_drift(
@@ -185,13 +220,27 @@ class Replay:
     def _skew(self, logged: pl.DataFrame, champ: champions.Champion) -> dict:
         sample = logged.sample(min(self.s.skew_sample, logged.height), seed=len(self.periods))
         service = self.store.get_feature_service(champ.service)
-        found = skew.compare(sample, self.store, service, champ.names, self._batch_at)
+        times = self._time_fields(service)
+        found = skew.compare(sample, self.store, service, champ.names, self._batch_at, times)
         return {"rows": found.rows, "rate": found.rate, "features": found.per_feature,
                 "examples": found.examples}  # fmt: skip
 
+    def _time_fields(self, service) -> list[str]:
+        """The request fields that are timestamps (they are logged as text)."""
+        from feast.types import UnixTimestamp
+
+        names = {p.name for p in service.feature_view_projections}
+        times = {self.domain.task.time}
+        for view in self.store.list_on_demand_feature_views():
+            if view.name in names:
+                for source in view.source_request_sources.values():
+                    times |= {f.name for f in source.schema if f.dtype == UnixTimestamp}
+        return sorted(times)
+
     def _batch_at(self, moment: datetime) -> datetime:
         """The last batch at or before `moment`: what the online store held then."""
-        return self.s.start + ((moment - self.s.start) // self.s.batch_every) * self.s.batch_every
+        start, every = self.clock_of.start, self.clock_of.batch_every
+        return start + ((moment - start) // every) * every
 
     def _views(self, service_name: str) -> list[str]:
         service = self.store.get_feature_service(service_name)
@@ -226,7 +275,8 @@ class Replay:
         """Train a challenger on the recent data; the gate decides. A retrain that cannot be
         done (too little data, one outcome only) is written down and the champion stays."""
         self.retrains.append(k)
-        settings = self._training(clock - 2 * self.s.recent, clock - self.s.recent)
+        recent = self.clock_of.recent
+        settings = self._training(clock - 2 * recent, clock - recent)
         try:
             return self._challenge(k, settings)
         except TrainingError as exc:
@@ -253,7 +303,7 @@ class Replay:
 
     def _training(self, validation_start: datetime, test_start: datetime) -> TrainingSettings:
         return TrainingSettings(
-            feature_repo=self.s.feature_repo,
+            feature_repo=self.s.replay_repo,
             mlflow_tracking_uri=self.s.tracking_uri,
             validation_start=validation_start,
             test_start=test_start,
@@ -265,14 +315,13 @@ class Replay:
 
     def _summary(self, seconds: float) -> dict:
         return {
+            "domain": self.domain.project,
+            "task": self.domain.task.name,
             "settings": json.loads(self.s.model_dump_json()),
+            "clock": {k: str(v) for k, v in asdict(self.clock_of).items()},
             "seconds": seconds,
             "periods": self.periods,
         }
-
-
-def _no_requests() -> pl.DataFrame:
-    return pl.DataFrame(schema=SENT_SCHEMA)
 
 
 def _moved(champ: champions.Champion, served: pl.DataFrame, found: list) -> list[dict]:
@@ -297,7 +346,7 @@ def _line(p: dict) -> str:
     )
     phases = ", ".join(f"{k} {v:.0f}" for k, v in p["phases"].items())
     return (
-        f"[week {p['period'] + 1:2d}] {p['start'][:10]}: {r['predictions']} predictions, "
+        f"[period {p['period'] + 1:2d}] {p['start'][:10]}: {r['predictions']} predictions, "
         f"AUC {auc}, {drifted} feature(s) drifted, skew {p['skew']['rate']:.1%}, "
         f"champion v{p['champion']}: {action} ({p['seconds']:.0f} s: {phases})"
     )

@@ -26,9 +26,9 @@ STYLE = (
 
 
 def write_period(folder: Path, period: dict) -> Path:
-    name = f"week-{period['period'] + 1:02d}"
-    write_json(period, folder / "weeks" / f"{name}.json")
-    return _write_html(folder / "weeks" / f"{name}.html", f"Week {period['period'] + 1}",
+    name = f"period-{period['period'] + 1:02d}"
+    write_json(period, folder / "periods" / f"{name}.json")
+    return _write_html(folder / "periods" / f"{name}.html", f"Period {period['period'] + 1}",
                        period_body(period))  # fmt: skip
 
 
@@ -56,12 +56,12 @@ def headline_figures(summary: dict) -> dict:
     retrains = [d for d in decisions if d["retrain"]]
     skew_rows = sum(p["skew"]["rows"] for p in periods)
     return {
-        "weeks": len(periods),
+        "periods": len(periods),
         "predictions": sum(p["realized"]["predictions"] for p in periods),
-        "weekly_auc_min": min(aucs) if aucs else None,
-        "weekly_auc_max": max(aucs) if aucs else None,
+        "period_auc_min": min(aucs) if aucs else None,
+        "period_auc_max": max(aucs) if aucs else None,
         "drift_detections": sum(sum(d["drifted"] for d in p["drift"]) for p in periods),
-        "weeks_with_drift": sum(any(d["drifted"] for d in p["drift"]) for p in periods),
+        "periods_with_drift": sum(any(d["drifted"] for d in p["drift"]) for p in periods),
         "retrains": len(retrains),
         "promotions": sum(d.get("outcome", {}).get("action") == "promote" for d in retrains),
         "held_by_cooldown": sum(bool(d["triggers"]) and not d["retrain"] for d in decisions),
@@ -81,7 +81,7 @@ def summary_body(summary: dict, headline: dict) -> str:
     periods = summary["periods"]
     rows = [
         [
-            f"<a href='weeks/week-{p['period'] + 1:02d}.html'>{p['start'][:10]}</a>",
+            f"<a href='periods/period-{p['period'] + 1:02d}.html'>{p['start'][:10]}</a>",
             p["realized"]["predictions"],
             _num(p["realized"]["roc_auc"]),
             _num(p["realized"]["brier"]),
@@ -97,9 +97,10 @@ def summary_body(summary: dict, headline: dict) -> str:
         + _img(auc_chart(periods))
         + _img(drift_heatmap(periods))
         + _img(health_chart(periods))
-        + "<h2>Weeks</h2>"
+        + "<h2>Periods</h2>"
         + _table(
-            ["week", "predictions", "AUC", "Brier", "drifted", "skew", "champion", "decision"], rows
+            ["period", "predictions", "AUC", "Brier", "drifted", "skew", "champion", "decision"],
+            rows,
         )  # fmt: skip
     )
 
@@ -121,7 +122,7 @@ def auc_chart(periods: list[dict]) -> bytes:
              label="champion's test AUC (offline features)")  # fmt: skip
     bottom.plot(x, [_nan(p["realized"]["brier"]) for p in periods], "o-", label="Brier")
     bottom.plot(x, [_nan(p["realized"]["mean_probability"]) for p in periods], label="mean p")
-    bottom.plot(x, [_nan(p["realized"]["late_rate"]) for p in periods], label="late rate")
+    bottom.plot(x, [_nan(p["realized"]["positive_rate"]) for p in periods], label="positive rate")
     for p in periods:
         d = p["decision"]
         if d["retrain"]:
@@ -129,7 +130,7 @@ def auc_chart(periods: list[dict]) -> bytes:
             for ax in (top, bottom):
                 ax.axvline(p["period"] + 1, color="green" if promoted else "orange", ls=":")
     top.set(ylabel="ROC AUC", title="Realized performance (dotted: retrain; green: promoted)")
-    bottom.set(xlabel="week", ylabel="share")
+    bottom.set(xlabel="period", ylabel="share")
     top.legend(fontsize=8)
     bottom.legend(fontsize=8)
     return _png(fig)
@@ -145,7 +146,7 @@ def drift_heatmap(periods: list[dict]) -> bytes:
         fig.colorbar(image, ax=ax, label="PSI (0.2: drift)")
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xticks(range(len(periods)), [str(i + 1) for i in range(len(periods))])
-    ax.set(xlabel="week", title="Drift per feature: PSI against the champion's training frame")
+    ax.set(xlabel="period", title="Drift per feature: PSI against the champion's training frame")
     return _png(fig)
 
 
@@ -155,12 +156,12 @@ def health_chart(periods: list[dict]) -> bytes:
     left.plot(x, [100 * p["skew"]["rate"] for p in periods], "o-", label="skew (% cells)")
     left.plot(x, [_nan(p["serving"]["latency_p99_ms"]) for p in periods], label="p99 ms")
     left.plot(x, [_nan(p["serving"]["latency_p50_ms"]) for p in periods], label="p50 ms")
-    left.set(xlabel="week", title="Skew and latency")
+    left.set(xlabel="period", title="Skew and latency")
     left.legend(fontsize=8)
     views = [f["view"] for f in periods[0]["freshness"]] if periods else []
     for i, view in enumerate(views):
         right.plot(x, [_nan(p["freshness"][i]["age_hours"]) for p in periods], label=view)
-    right.set(xlabel="week", ylabel="hours", title="Age of the newest online value at week end")
+    right.set(xlabel="period", ylabel="hours", title="Age of the newest online value at week end")
     right.legend(fontsize=8)
     return _png(fig)
 
@@ -189,7 +190,7 @@ def period_body(p: dict) -> str:
         f"<p>{p['start']} to {p['end']}; champion v{p['champion']}.</p>"
         + "<h2>Realized performance</h2>"
         + _kv({k: v for k, v in r.items() if k != "calibration"})
-        + _table(["predicted p", "rows", "mean predicted", "observed late"],
+        + _table(["predicted p", "rows", "mean predicted", "observed rate"],
                  [[c["bin"], c["rows"], _num(c["predicted"]), _num(c["observed"])]
                   for c in r["calibration"]])  # fmt: skip
         + "<h2>Drift against the training frame</h2>"

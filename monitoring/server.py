@@ -15,14 +15,14 @@ import httpx
 import polars as pl
 
 from monitoring.errors import ReplayError
-from monitoring.world import SCHEDULE
-from training.labels import UNKNOWN_TAILNUM
+from training.examples import MISSING_KEY
 
 
 @dataclass
 class Server:
     client: httpx.Client
     admin_token: str
+    answer: str  # the task's answer field
 
     def ready(self) -> dict:
         return self.client.get("/ready").raise_for_status().json()
@@ -47,31 +47,34 @@ class Server:
     def _admin(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.admin_token}"}
 
-    def predict(self, due: pl.DataFrame, batch_size: int) -> pl.DataFrame:
-        """Every due flight through POST /predict/batch; one row per flight: its key, the
-        request id (to find it in the prediction log), the HTTP status and probability."""
-        rows = due.select(*SCHEDULE, "prediction_time", "flight").to_dicts()
+    def predict(
+        self, due: pl.DataFrame, fields: list[str], key: list[str], batch_size: int
+    ) -> pl.DataFrame:
+        """Every due example through POST /predict/batch, its request holding only `fields`;
+        one row per example: its `key`, prediction time, HTTP status, request id (to find it
+        in the prediction log) and probability."""
+        strings = {c for c in fields if due.schema[c] == pl.String}
+        requests = [_request(row, strings) for row in due.select(fields).to_dicts()]
+        keys = due.select(*key, pl.col(PREDICTED).alias("prediction_time")).to_dicts()
         sent = []
-        for i in range(0, len(rows), batch_size):
-            sent.extend(self._batch(rows[i : i + batch_size]))
-        return pl.DataFrame(sent, schema=SENT_SCHEMA)
+        for i in range(0, len(requests), batch_size):
+            sent.extend(self._batch(requests[i : i + batch_size], keys[i : i + batch_size]))
+        schema = {**due.select(key).schema, **SENT_SCHEMA}
+        return pl.DataFrame(sent, schema=schema)
 
-    def _batch(self, rows: list[dict]) -> list[dict]:
-        body = {"flights": [_request(r) for r in rows]}
-        answer = self.client.post("/predict/batch", json=body)
+    def _batch(self, requests: list[dict], keys: list[dict]) -> list[dict]:
+        answer = self.client.post("/predict/batch", json={"rows": requests})
         if answer.status_code != 200:
-            return [_sent(r, answer.status_code, None, None) for r in rows]
+            return [_sent(k, answer.status_code, None, None) for k in keys]
         predictions = answer.json()["predictions"]
         return [
-            _sent(r, 200, p["request_id"], p["delay_probability"])
-            for r, p in zip(rows, predictions, strict=True)
+            _sent(k, 200, p["request_id"], p[self.answer])
+            for k, p in zip(keys, predictions, strict=True)
         ]
 
 
+PREDICTED = "_prediction_time"
 SENT_SCHEMA = {
-    "carrier": pl.String,
-    "flight": pl.Int64,
-    "scheduled_departure": pl.Datetime("us", "UTC"),
     "prediction_time": pl.Datetime("us", "UTC"),
     "status": pl.Int64,
     "request_id": pl.String,
@@ -79,42 +82,36 @@ SENT_SCHEMA = {
 }
 
 
-def _request(row: dict) -> dict:
-    return {
-        "tailnum": row["tailnum"] or UNKNOWN_TAILNUM,
-        "carrier": row["carrier"],
-        "origin": row["origin"],
-        "dest": row["dest"],
-        "scheduled_departure": row["scheduled_departure"].isoformat(),
-        "distance": row["distance"],
-    }
+def _request(row: dict, strings: set[str]) -> dict:
+    """JSON for one example: times in ISO-8601, a missing text value as the missing-key mark
+    (as training gives a missing join key)."""
+    out = {}
+    for name, value in row.items():
+        if value is None and name in strings:
+            value = MISSING_KEY
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
 
 
-def _sent(row: dict, status: int, request_id: str | None, probability: float | None) -> dict:
-    keys = ("carrier", "flight", "scheduled_departure", "prediction_time")
-    return {
-        **{k: row[k] for k in keys},
-        "status": status,
-        "request_id": request_id,
-        "probability": probability,
-    }
+def _sent(key: dict, status: int, request_id: str | None, probability: float | None) -> dict:
+    return {**key, "status": status, "request_id": request_id, "probability": probability}
 
 
 @contextmanager
 def running_server(
-    feature_repo: Path, tracking_uri: str, log_dir: Path, port: int
+    feature_repo: Path, tracking_uri: str, log_dir: Path, port: int, answer: str
 ) -> Iterator[Server]:
     """`python -m serving` in a child process for as long as the block runs."""
     token = secrets.token_urlsafe(16)
     env = {
         **os.environ,
         "TZ": "UTC",
-        "FLIGHTS_FEATURE_REPO": str(feature_repo),
+        "LARDER_FEATURE_REPO": str(feature_repo),
         "MLFLOW_TRACKING_URI": tracking_uri,
-        "FLIGHTS_ADMIN_TOKEN": token,
-        "FLIGHTS_RELOAD_INTERVAL_S": "0",  # the replay reloads when it promotes
-        "FLIGHTS_LOG_DIR": str(log_dir),
-        "FLIGHTS_LOG_FLUSH_S": "1",
+        "LARDER_ADMIN_TOKEN": token,
+        "LARDER_RELOAD_INTERVAL_S": "0",  # the replay reloads when it promotes
+        "LARDER_LOG_DIR": str(log_dir),
+        "LARDER_LOG_FLUSH_S": "1",
     }
     command = [sys.executable, "-m", "serving", "--port", str(port), "--no-access-log"]
     log = (log_dir.parent / "server.log").open("a")
@@ -122,7 +119,7 @@ def running_server(
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
     try:
         _wait_ready(client, process, Path(log.name))
-        yield Server(client, token)
+        yield Server(client, token, answer)
     finally:
         client.close()
         process.terminate()

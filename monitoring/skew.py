@@ -1,5 +1,5 @@
 """Training/serving skew, row by row: what the server served against what training would have
-seen for the same flight at the same moment.
+seen for the same request at the same moment.
 
 For a sample of logged predictions, the features are rebuilt offline with Feast's
 `get_historical_features` at the prediction time (the training path) and compared value by
@@ -48,27 +48,23 @@ class Skew:
         return sum(f["mismatches"] for f in self.per_feature.values()) / cells if cells else 0.0
 
 
-def entity_rows(log: pl.DataFrame, batch_at: Callable[[datetime], datetime]) -> pd.DataFrame:
-    """Feast entity rows for logged predictions: keys and request fields from the log."""
-    rows = []
-    for i, (raw, at) in enumerate(zip(log["entities"], log["prediction_time"], strict=True)):
-        entity = json.loads(raw)
-        rows.append(
-            {
-                "row_id": i,
-                "tailnum": entity["tailnum"],
-                "carrier": entity["carrier"],
-                "origin": entity["origin"],
-                "dest": entity["dest"],
-                "scheduled_departure": pd.Timestamp(entity["scheduled_departure"]),
-                "distance": int(entity["distance"]),
-                "event_timestamp": pd.Timestamp(at),
-                "batch_at": pd.Timestamp(batch_at(at)),
-            }
-        )
+def entity_rows(
+    log: pl.DataFrame, batch_at: Callable[[datetime], datetime], times: list[str]
+) -> pd.DataFrame:
+    """Feast entity rows for logged predictions: the request as logged (`times`: its fields
+    that are timestamps), at the prediction time, and at the batch before it."""
+    rows = [
+        {
+            "row_id": i,
+            **json.loads(raw),
+            "event_timestamp": pd.Timestamp(at),
+            "batch_at": pd.Timestamp(batch_at(at)),
+        }
+        for i, (raw, at) in enumerate(zip(log["entities"], log["prediction_time"], strict=True))
+    ]
     frame = pd.DataFrame(rows)
-    for col in ("scheduled_departure", "event_timestamp", "batch_at"):
-        frame[col] = frame[col].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    for col in (*times, "event_timestamp", "batch_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[us, UTC]")
     return frame
 
 
@@ -82,12 +78,17 @@ def offline_values(store, service, entities: pd.DataFrame, at: str, names: list[
 
 
 def compare(
-    log: pl.DataFrame, store, service, names: list[str], batch_at: Callable[[datetime], datetime]
+    log: pl.DataFrame,
+    store,
+    service,
+    names: list[str],
+    batch_at: Callable[[datetime], datetime],
+    times: list[str],
 ) -> Skew:
     """Served against offline for every row of `log` (already sampled) and feature in `names`."""
     if not log.height:
         return Skew(0, {n: {"mismatches": 0, "rate": 0.0, "causes": {}} for n in names}, [])
-    entities = entity_rows(log, batch_at)
+    entities = entity_rows(log, batch_at, times)
     served = feature_values(log, names)
     state = statuses(log, names)
     fresh = offline_values(store, service, entities, "event_timestamp", names)

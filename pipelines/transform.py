@@ -1,146 +1,101 @@
-"""Transform: validated tables in, feature tables out (Polars lazy frames, no I/O here).
+"""Transform: validated tables in, the offline store's tables out (Polars frames, no I/O here).
 
-A feature row's event timestamp is when its value became known. A flight's outcome is known
-when it lands (scheduled arrival + arrival delay); a cancelled flight's at its scheduled
-departure; a diverted one's (departed, never arrived) 15 minutes after its scheduled arrival,
-when it is certainly late. Windowed views are declared in `feature_repo/windows.py` and
-computed from the event tables here by `pipelines/windows.py`.
+The domain's derivations turn source tables into event tables; each declared view becomes one
+table of keys, `event_timestamp` and features: windowed views through the window engine
+(`pipelines/windows.py`), observed views as their source's rows, static views as one row per
+entity. The task's examples are a derivation's output as it is.
 """
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping
 
 import polars as pl
 
-from pipelines.tables import UTC_US
+from larder import EVENT_TIMESTAMP, UTC_US, ObservedView, StaticView, View, WindowedView
+from larder.domain import Domain
+from pipelines import windows
+from pipelines.errors import PipelineError
 
-LATE_MINUTES = 15
-PREDICTION_LEAD = timedelta(hours=2)
-
-# Destinations missing from the package's airports table (Puerto Rico and the Virgin Islands)
-MISSING_TZONES = {
-    "BQN": "America/Puerto_Rico",
-    "PSE": "America/Puerto_Rico",
-    "SJU": "America/Puerto_Rico",
-    "STT": "America/St_Thomas",
-}
+DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
 
 
-def _minutes(col: str) -> pl.Expr:
-    return pl.duration(minutes=pl.col(col))
+def derive(domain: Domain, inputs: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Every derivation's output from `inputs` (the source tables), each computed once."""
+    tables: dict[str, pl.LazyFrame] = dict(inputs)
+
+    def get(name: str, path: tuple[str, ...] = ()) -> pl.LazyFrame:
+        if name in tables:
+            return tables[name]
+        if name in path:
+            raise PipelineError(f"derivations read each other in a cycle: {' -> '.join(path)}")
+        made = domain.derivations[name]
+        frames = {i: get(i, (*path, name)) for i in made.inputs}
+        try:
+            tables[name] = made(**frames).collect().lazy()
+        except pl.exceptions.PolarsError as exc:
+            raise PipelineError(f"derivation {name!r} failed: {exc}") from exc
+        return tables[name]
+
+    for name in domain.derivations:
+        get(name)
+    return tables
 
 
-def _local_to_utc(naive: pl.Expr, zone: pl.Expr, zones: list[str]) -> pl.Expr:
-    """Interpret a naive local datetime in a per-row IANA zone and convert it to UTC."""
-    by_zone = [
-        pl.when(zone == z).then(
-            naive.dt.replace_time_zone(
-                z, ambiguous="earliest", non_existent="null"
-            ).dt.convert_time_zone("UTC")
-        )
-        for z in zones
-    ]
-    return pl.coalesce(by_zone).dt.cast_time_unit("us")
+def view_table(view: View, tables: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """The offline table of one view: its keys, `event_timestamp`, then its features."""
+    rows = tables[view.source]
+    if isinstance(view, WindowedView):
+        return windows.compute(rows, view)
+    if isinstance(view, ObservedView):
+        return observed(rows, view)
+    if isinstance(view, StaticView):
+        return static(rows, view)
+    raise PipelineError(f"view {view.name!r}: unknown kind {type(view).__name__}")
 
 
-def flight_outcomes(flights: pl.LazyFrame, airports: pl.DataFrame) -> pl.LazyFrame:
-    """One row per flight: schedule in UTC, prediction time, outcome, and when it became known."""
-    zones = (
-        airports.select("faa", "tzone")
-        .vstack(pl.DataFrame({"faa": list(MISSING_TZONES), "tzone": list(MISSING_TZONES.values())}))
-        .unique("faa", keep="first")
-    )
-    zone_names = sorted(z for z in zones["tzone"].unique().to_list() if z)
-    sched_arr_local = pl.datetime(
-        "year", "month", "day", pl.col("sched_arr_time") // 100, pl.col("sched_arr_time") % 100
-    )
+def observed(rows: pl.LazyFrame, view: ObservedView) -> pl.LazyFrame:
+    """The source's rows as the view's: one per entity and moment (the first of ties kept)."""
+    keys = list(view.entities)
     return (
-        flights.join(
-            zones.lazy().rename({"faa": "dest", "tzone": "dest_tzone"}), on="dest", how="left"
-        )
-        .with_columns(scheduled_departure=pl.col("time_hour") + _minutes("minute"))
-        .with_columns(sched_arr=_local_to_utc(sched_arr_local, pl.col("dest_tzone"), zone_names))
-        .with_columns(  # an arrival that reads earlier than the departure lands the next day
-            sched_arr=pl.when(pl.col("sched_arr") < pl.col("scheduled_departure"))
-            .then(pl.col("sched_arr") + pl.duration(days=1))
-            .otherwise(pl.col("sched_arr"))
-        )
-        .with_columns(
-            departed_at=pl.col("scheduled_departure") + _minutes("dep_delay"),
-            cancelled=pl.col("dep_time").is_null(),
-            diverted=pl.col("dep_time").is_not_null() & pl.col("arr_delay").is_null(),
-        )
-        .with_columns(
-            late=pl.col("cancelled") | pl.col("diverted") | (pl.col("arr_delay") > LATE_MINUTES),
-            known_at=pl.when(pl.col("cancelled"))
-            .then(pl.col("scheduled_departure"))
-            .when(pl.col("diverted"))
-            .then(pl.col("sched_arr") + pl.duration(minutes=LATE_MINUTES))
-            .otherwise(pl.col("sched_arr") + _minutes("arr_delay")),
-            prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD,
-        )
+        rows.filter(pl.all_horizontal(pl.col([*keys, view.timestamp]).is_not_null()))
         .select(
-            "carrier",
-            "flight",
-            "tailnum",
-            "origin",
-            "dest",
-            "distance",
-            "scheduled_departure",
-            "prediction_time",
-            "known_at",
-            "arr_delay",
-            "cancelled",
-            "diverted",
-            "late",
-            "dep_delay",
-            "departed_at",
+            *keys,
+            pl.col(view.timestamp).cast(UTC_US).alias(EVENT_TIMESTAMP),
+            *(pl.col(c).cast(DTYPES[t]).alias(f) for f, (c, t) in view.columns.items()),
         )
+        .unique([*keys, EVENT_TIMESTAMP], keep="first", maintain_order=True)
+        .sort(*keys, EVENT_TIMESTAMP)
     )
 
 
-def aircraft_legs(outcomes: pl.LazyFrame) -> pl.LazyFrame:
-    """Each flown flight of an aircraft as two events: take-off (in the air) and landing.
-
-    The data holds departures from New York only, so an aircraft's previous leg is its previous
-    flight here. A landing is dropped when the aircraft took off again first (bad data): the
-    later take-off is then its latest leg. A diverted flight 'lands' when it is known to be
-    late, without an arrival delay.
-    """
-    flown = (
-        outcomes.filter(pl.col("tailnum").is_not_null() & pl.col("departed_at").is_not_null())
-        .select("tailnum", "departed_at", "known_at", "dep_delay", "arr_delay")
-        .sort("tailnum", "departed_at")
-        .with_columns(next_departure=pl.col("departed_at").shift(-1).over("tailnum"))
+def static(rows: pl.LazyFrame, view: StaticView) -> pl.LazyFrame:
+    """A static view's table: one row per entity, stamped `since`."""
+    return (
+        rows.select(
+            *view.entities,
+            pl.lit(view.since).cast(UTC_US).alias(EVENT_TIMESTAMP),
+            *(pl.col(c).cast(DTYPES[t]).alias(f) for f, (c, t) in view.columns.items()),
+        )
+        .unique(list(view.entities), keep="first")
+        .sort(*view.entities)
     )
-    takeoffs = flown.select(
-        "tailnum",
-        at=pl.col("departed_at"),
-        landed=pl.lit(False),
-        dep_delay=pl.col("dep_delay"),
-        arr_delay=pl.lit(None, pl.Int64),
-    )
-    landings = flown.filter(
-        pl.col("next_departure").is_null() | (pl.col("next_departure") > pl.col("known_at"))
-    ).select(
-        "tailnum",
-        at=pl.col("known_at"),
-        landed=pl.lit(True),
-        dep_delay=pl.col("dep_delay"),
-        arr_delay=pl.col("arr_delay"),
-    )
-    return pl.concat([takeoffs, landings]).sort("tailnum", "at")
 
 
-def event_tables(outcomes: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
-    """The event tables windowed views declare as their `source`."""
-    return {"flights": outcomes, "legs": aircraft_legs(outcomes)}
-
-
-def origin_weather(weather: pl.LazyFrame, features: Sequence[str]) -> pl.LazyFrame:
-    """Hourly weather at the origin airport, known at its observation hour."""
-    return weather.select(
-        "origin",
-        pl.col("time_hour").cast(UTC_US).alias("event_timestamp"),
-        *(pl.col(c).cast(pl.Float64) for c in features),
-    ).sort("origin", "event_timestamp")
+def examples(domain: Domain, tables: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
+    """The task's examples, checked: every row has its time, label and label time."""
+    task = domain.task
+    frame = tables[task.examples].collect()
+    needed = [*task.key, task.time, task.label, task.label_known_at]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise PipelineError(
+            f"the examples of task {task.name!r} (derivation {task.examples!r}) lack column(s) "
+            f"{missing}"
+        )
+    nulls = [c for c in (task.time, task.label, task.label_known_at) if frame[c].null_count()]
+    if nulls:
+        raise PipelineError(
+            f"derivation {task.examples!r} gave examples with no {nulls} "
+            f"({frame[nulls[0]].null_count()} rows): every example needs them; fix the "
+            "derivation, or a contract rule that quarantines such rows"
+        )
+    return frame

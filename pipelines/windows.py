@@ -1,4 +1,4 @@
-"""Windowed features computed exactly from their declarations (`feature_repo/windows.py`).
+"""Windowed features computed exactly from their declarations (`larder.WindowedView`).
 
 A view's table has one row per entity and *moment its value can change*: every event, every
 moment an event leaves a window (event + window) and, for `today`, the local midnight after an
@@ -7,39 +7,24 @@ point-in-time join (latest row <= t) returns them, decayed, without a row per ho
 
 Exactness: the events are sorted by entity and time once, and each window at each moment is a
 range of them (`pipelines/window_ranges.py`): counts and integer sums are differences of
-integer cumulative sums, minimum and maximum come from a sparse table, and `last` is the
-latest event of the range. No floating-point sums, and no pass per feature.
+integer cumulative sums, minimum and maximum come from a sparse table, `last` is the latest
+event of the range, and a distinct count counts the events of the range whose value does not
+come again before the range ends. No floating-point sums, and no pass per feature.
 """
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import polars as pl
 
+from larder import UTC_US
 from pipelines import window_ranges as ranges
-from pipelines.tables import UTC_US
 
-DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PART_ROWS = 2**16  # events per part: its moments' arrays then stay in the processor's caches
-
-
-def load_declarations(repo: Path) -> ModuleType:
-    """The feature repo's `windows.py`, loaded by path (Feast imports it as `windows`)."""
-    name = "_feature_repo_windows"
-    spec = importlib.util.spec_from_file_location(name, repo / "windows.py")
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"no windows.py in the feature repo {repo}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
 
 
 def _check_integer(events: pl.LazyFrame, view) -> None:
@@ -56,7 +41,7 @@ def _check_integer(events: pl.LazyFrame, view) -> None:
 
 def _inputs(view, i: int, agg) -> list[pl.Expr]:
     """What one aggregation reads from each event: sums (`_s`), non-null counts (`_c`),
-    conditions (`_q`) or values (`_v`)."""
+    conditions (`_q`), values (`_v`) or values to count once (`_d`)."""
     col = pl.col(agg.column) if agg.column else None
     if agg.kind == "count":
         return []
@@ -68,6 +53,8 @@ def _inputs(view, i: int, agg) -> list[pl.Expr]:
         return [pl.sql_expr(agg.where).fill_null(False).cast(pl.Int64).alias(f"_q{i}")]
     if agg.kind in ("minimum", "maximum", "last"):
         return [col.alias(f"_v{i}")]
+    if agg.kind == "distinct":
+        return [col.alias(f"_d{i}")]
     raise ValueError(f"{view.name}.{agg.name}: unknown aggregation {agg.kind!r}")
 
 
@@ -161,7 +148,8 @@ class _Events:
     """One part's events sorted by entity and time, as the windows read them."""
 
     keys: np.ndarray  # sorted
-    inputs: pl.DataFrame  # the per-event inputs (`_s`, `_c`, `_q`, `_v`), in the same order
+    entity: np.ndarray  # each event's entity
+    inputs: pl.DataFrame  # the per-event inputs (`_s`, `_c`, `_q`, `_v`, `_d`), in that order
     sums: dict[str, np.ndarray]  # cumulative sums of the additive inputs
 
     @cached_property
@@ -169,11 +157,42 @@ class _Events:
         """The first event tied with each (for `last`)."""
         return ranges.run_starts(self.keys)
 
+    def next_same(self, column: str) -> np.ndarray:
+        """For each event, the index of its entity's next event of the same value (the
+        number of events when there is none, or its value is null)."""
+        n = self.keys.size
+        frame = pl.DataFrame({"g": self.entity, "v": self.inputs[column], "i": np.arange(n)})
+        later = frame.select(pl.col("i").shift(-1).over("g", "v").fill_null(n))["i"].to_numpy()
+        return np.where(self.inputs[column].is_null().to_numpy(), -1, later)
 
-def _events(inputs: pl.DataFrame, keys: np.ndarray) -> _Events:
+
+def _events(inputs: pl.DataFrame, entity: np.ndarray, keys: np.ndarray) -> _Events:
     """The events of a part, sorted, with the cumulative sums of their additive inputs."""
     additive = [c for c in inputs.columns if c.startswith(("_s", "_c", "_q"))]
-    return _Events(keys, inputs, {c: ranges.cumulative(inputs[c].to_numpy()) for c in additive})
+    sums = {c: ranges.cumulative(inputs[c].to_numpy()) for c in additive}
+    return _Events(keys, entity, inputs, sums)
+
+
+def _distinct(events: _Events, i: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The number of distinct non-null values in each range [lo, hi) of events.
+
+    An event counts at a moment when it is in the range and its value does not come again
+    before the range ends (lo <= e < hi <= next[e]). As moments go by, lo and hi only grow,
+    so the moments an event counts at are one run of them: it starts where hi passes e,
+    and ends where hi passes next[e] or lo passes e. A +1/-1 per run, summed up.
+    """
+    after = events.next_same(f"_d{i}")
+    counted = after >= 0  # null values are not counted
+    e = np.arange(after.size)[counted]
+    start = np.searchsorted(hi, e + 1, side="left")
+    end = np.minimum(
+        np.searchsorted(hi, after[counted], side="right"), np.searchsorted(lo, e, side="right")
+    )
+    keep = start < end
+    steps = np.zeros(hi.size + 1, dtype=np.int64)
+    np.add.at(steps, start[keep], 1)
+    np.add.at(steps, end[keep], -1)
+    return np.cumsum(steps)[:-1]
 
 
 def _leaving(events: np.ndarray, t: np.ndarray, view, days) -> list[np.ndarray]:
@@ -246,6 +265,11 @@ def _window(events: _Events, lo: np.ndarray, hi: np.ndarray, upto: dict, view, w
         for i, agg in enumerate(view.aggregations)
         if agg.kind in ("minimum", "maximum", "last")
     ]
+    inputs += [
+        pl.Series(f"_h{i}", _distinct(events, i, lo, hi))
+        for i, agg in enumerate(view.aggregations)
+        if agg.kind == "distinct"
+    ]
     return pl.DataFrame(inputs).select(
         _feature(agg, i).cast(DTYPES[agg.dtype]).alias(f"{agg.name}_{w}")
         for i, agg in enumerate(view.aggregations)
@@ -257,7 +281,7 @@ def _table(
 ) -> pl.DataFrame:
     """`_g` (the entity, from 0 in this part), `event_timestamp` and the features (`t`: the
     events' times, `_t` in microseconds)."""
-    events = _events(inputs, line.key(entity, t))
+    events = _events(inputs, entity, line.key(entity, t))
     at, (hi, *left) = ranges.merge(events.keys, _leaving(events.keys, t, view, days), line.tag_bits)
     upto = {c: s[hi] for c, s in events.sums.items()}
     windows = [
@@ -284,16 +308,3 @@ def compute(events: pl.LazyFrame, view) -> pl.LazyFrame:
         for a, b, g0 in _parts(entity, line)
     )
     return entities[table["_g"]].hstack(table.drop("_g").get_columns()).lazy()
-
-
-def static(table: pl.LazyFrame, view, since) -> pl.LazyFrame:
-    """A static view's table: one row per entity, stamped `since`."""
-    return (
-        table.select(
-            *view.entities,
-            pl.lit(since).cast(UTC_US).alias("event_timestamp"),
-            *(pl.col(c).cast(DTYPES[t]).alias(f) for f, (c, t) in view.columns.items()),
-        )
-        .unique(list(view.entities), keep="first")
-        .sort(*view.entities)
-    )

@@ -1,7 +1,9 @@
 """`python -m serving [--host HOST] [--port PORT] [--workers N]`: serve predictions with uvicorn.
 
 Before starting, it checks that the champion exists: without one it prints one line saying
-what is missing and how to fix it, and exits with status 2.
+what is missing and how to fix it, and exits with status 2. `--example` prints a `/predict`
+body for the domain's task (its FeatureService's fields, valued from the last example) and
+exits.
 """
 
 import argparse
@@ -16,8 +18,22 @@ from serving.model import champion_version
 from serving.settings import ServingSettings
 
 
-def preflight(settings: ServingSettings) -> None:
-    champion_version(settings.tracking_uri, settings.model_name, settings.model_alias)
+def check_champion(settings: ServingSettings) -> None:
+    champion_version(settings.tracking_uri, settings.model, settings.model_alias)
+
+
+def example(settings: ServingSettings) -> dict:
+    """A `/predict` body for the task's FeatureService, from its last example."""
+    from feast import FeatureStore
+
+    from larder import data_dir
+    from serving.requests import request_fields, with_examples
+
+    task = settings.task
+    store = FeatureStore(repo_path=str(settings.feature_repo))
+    fields = request_fields(store, store.get_feature_service(task.feature_service), task)
+    table = data_dir(settings.feature_repo) / "offline" / f"{task.examples}.parquet"
+    return {f.name: f.example for f in with_examples(fields, table, task.time)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,10 +43,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=defaults.port, help=f"default {defaults.port}")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes")
     parser.add_argument("--no-access-log", action="store_true", help="no line per request")
+    parser.add_argument("--example", action="store_true", help="print a /predict body, exit")
     args = parser.parse_args(argv)
+    if args.example:
+        import json
+
+        print(json.dumps(example(defaults)))
+        return
     settings = defaults.model_copy(update={"host": args.host, "port": args.port})
     try:
-        preflight(settings)
+        check_champion(settings)
     except ServingError as exc:
         print(f"python -m serving: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -42,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     # Workers are fresh processes: they read their settings from the environment, and share
     # Prometheus metrics through files in one folder.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="flights-metrics-"))
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="larder-metrics-"))
     uvicorn.run("serving.app:create_app", factory=True, workers=args.workers, **options)
 
 

@@ -6,18 +6,21 @@ request the fast path cannot answer can go on to the route, which raises the sam
 
 from collections.abc import Sequence
 
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
 from serving.deps import Serving, at_most, unprocessable
 from serving.metrics import observe_answer
 from serving.online import epoch, now
-from serving.predict import predict_flights
+from serving.predict import predict_rows
 from serving.responses import feast_json
-from serving.schemas import Flight, OnlineFeaturesRequest, Prediction
+from serving.schemas import OnlineFeaturesRequest
 
 
 async def online_features(body: OnlineFeaturesRequest, serving: Serving) -> bytes:
     """Feast's feature-server JSON; values older than their view's ttl at `as_of` withheld."""
     settings = serving.settings
-    at_most(body.rows, settings.max_entities, "entities", "FLIGHTS_MAX_ENTITIES")
+    at_most(body.rows, settings.max_entities, "entities", "LARDER_MAX_ENTITIES")
     as_of = body.as_of or settings.as_of
     with unprocessable():
         plan = serving.plans.get(body.feature_service, body.features, body.full_feature_names)
@@ -26,16 +29,25 @@ async def online_features(body: OnlineFeaturesRequest, serving: Serving) -> byte
     return feast_json(body.entities, plan, answer, body.include_feature_view_version_metadata)
 
 
-async def prediction(flight: Flight, serving: Serving) -> Prediction:
-    """One flight's prediction, logged."""
-    return (await predictions([flight], serving))[0]
+def parsed(model: type[BaseModel], body: bytes) -> BaseModel:
+    """The body as the served request model; a 422 with FastAPI's details if it is not one."""
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
-async def predictions(flights: Sequence[Flight], serving: Serving) -> list[Prediction]:
-    """Each flight's prediction, each logged."""
-    lead = serving.settings.prediction_lead
+async def prediction(request: BaseModel, serving: Serving) -> BaseModel:
+    """One request's prediction, logged."""
+    return (await predictions([request], serving))[0]
+
+
+async def predictions(requests: Sequence[BaseModel], serving: Serving) -> list[BaseModel]:
+    """Each request's prediction, each logged."""
+    task = serving.settings.task
     with unprocessable():
-        predicted, records = await predict_flights(flights, serving.served, serving.reader, lead)
+        predicted, records = await predict_rows(requests, serving.served, serving.reader, task)
     for record in records:
         serving.log.append(record)
     return predicted

@@ -5,7 +5,7 @@ looked for and how to provide one, so a broken deployment fails before taking tr
 
 Endpoints: GET /health, /ready, /metrics; POST /get-online-features (Feast's feature-server
 API, so Feast's `remote` online store works against it), /predict, /predict/batch; with
-FLIGHTS_ADMIN_TOKEN, POST /push and /admin/reload.
+LARDER_ADMIN_TOKEN, POST /push and /admin/reload.
 """
 
 import asyncio
@@ -13,10 +13,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, HTTPException, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from serving.answers import online_features, prediction, predictions
+from serving.answers import online_features, parsed, prediction, predictions
 from serving.auth import AdminAuth, ReadAuth
 from serving.deps import (
     PlansDep,
@@ -32,19 +32,16 @@ from serving.fastpath import FastReads
 from serving.metrics import exposition
 from serving.middleware import ObservedMiddleware
 from serving.online import OnlineReader
+from serving.openapi import with_predict_schemas
 from serving.plans import Plans
 from serving.prediction_log import PredictionLog
 from serving.push import push as push_rows
 from serving.reload import Reloader, load_served
 from serving.schemas import (
-    Flight,
-    Flights,
     Health,
     ModelInfo,
     OnlineFeaturesRequest,
     OnlineFeaturesResponse,
-    Prediction,
-    Predictions,
     PushRequest,
     PushResponse,
     Ready,
@@ -83,27 +80,35 @@ async def get_online_features(body: OnlineFeaturesRequest, serving: ServingDep) 
 
 
 @reads.post("/predict")
-async def predict(flight: Flight, serving: ServingDep) -> Prediction:
-    """P(the flight arrives more than 15 minutes late or is cancelled), with its features.
+async def predict(request: Request, serving: ServingDep) -> Response:
+    """The task's probability for one request, with the features the model used.
 
-    Features are read as of the prediction time (scheduled departure - 2 h): older than their
-    view's ttl then, they are `outside_max_age` and reach the model as missing. An unknown
-    aircraft, carrier or airport still gets a prediction, its features `not_found`.
+    The body holds the served FeatureService's join keys and request fields (its schema is in
+    this page's OpenAPI). Features are read as of the prediction time (the task's time minus
+    its lead): older than their view's ttl then, they are `outside_max_age` and reach the model
+    as missing. An unknown entity still gets a prediction, its features `not_found`.
     """
-    return await prediction(flight, serving)
+    schemas = serving.served.schemas
+    answer = await prediction(parsed(schemas.request, await request.body()), serving)
+    return Response(schemas.dump.dump_json(answer), media_type="application/json")
 
 
 @reads.post("/predict/batch")
-async def predict_batch(body: Flights, serving: ServingDep) -> Predictions:
-    """Up to FLIGHTS_MAX_BATCH flights in one call, each as /predict answers it."""
-    at_most(len(body.flights), serving.settings.max_batch, "flights", "FLIGHTS_MAX_BATCH")
-    return Predictions(predictions=await predictions(body.flights, serving))
+async def predict_batch(request: Request, serving: ServingDep) -> Response:
+    """`{"rows": [...]}`, up to LARDER_MAX_BATCH requests in one call, each as /predict
+    answers it."""
+    schemas = serving.served.schemas
+    body = parsed(schemas.batch, await request.body())
+    rows = body.rows  # type: ignore[attr-defined]
+    at_most(len(rows), serving.settings.max_batch, "rows", "LARDER_MAX_BATCH")
+    answer = schemas.predictions(predictions=await predictions(rows, serving))
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @admin.post("/push")
 async def push(body: PushRequest, plans: PlansDep, settings: SettingsDep) -> PushResponse:
     """Write rows through a Feast PushSource; a row older than the stored one is skipped."""
-    at_most(max(map(len, body.df.values())), settings.max_entities, "rows", "FLIGHTS_MAX_ENTITIES")
+    at_most(max(map(len, body.df.values())), settings.max_entities, "rows", "LARDER_MAX_ENTITIES")
     lock = settings.data_dir / "online" / ".push.lock"
     with unprocessable():
         pushed = await run_in_threadpool(
@@ -175,11 +180,13 @@ def limit_threads(threads: int) -> None:
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     settings = settings or ServingSettings()
+    task = settings.task
     app = FastAPI(
-        title="Flight delay predictions",
-        summary="P(arrival > 15 min late or cancelled) from the feature store's online features.",
+        title=f"larder: {task.name} predictions",
+        summary=f"{task.description}, from the feature store's online features.",
         lifespan=lifespan_for(settings),
     )
+    app.openapi = lambda: with_predict_schemas(app)  # type: ignore[method-assign]
     app.add_middleware(FastReads)  # inside ObservedMiddleware: measured and limited alike
     app.add_middleware(
         ObservedMiddleware,

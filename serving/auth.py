@@ -1,5 +1,5 @@
-"""Bearer tokens from the environment: admin/push need FLIGHTS_ADMIN_TOKEN (disabled without
-it, never open); read endpoints need FLIGHTS_READ_TOKEN only when it is set."""
+"""Bearer tokens from the environment: admin/push need LARDER_ADMIN_TOKEN (disabled without
+it, never open); read endpoints need LARDER_READ_TOKEN only when it is set."""
 
 import hmac
 from typing import Annotated
@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
-bearer = HTTPBearer(auto_error=False, description="FLIGHTS_ADMIN_TOKEN or FLIGHTS_READ_TOKEN")
+bearer = HTTPBearer(auto_error=False, description="LARDER_ADMIN_TOKEN or LARDER_READ_TOKEN")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -17,15 +17,15 @@ async def require_admin(request: Request, credentials: Credentials) -> None:
     token = request.app.state.settings.admin_token
     if token is None:
         raise HTTPException(
-            403, "push and admin endpoints are disabled: start the server with FLIGHTS_ADMIN_TOKEN"
+            403, "push and admin endpoints are disabled: start the server with LARDER_ADMIN_TOKEN"
         )
-    _check(credentials, token, "FLIGHTS_ADMIN_TOKEN")
+    _check(credentials, token, "LARDER_ADMIN_TOKEN")
 
 
 async def require_reader(request: Request, credentials: Credentials) -> None:
     token = request.app.state.settings.read_token
     if token is not None:
-        _check(credentials, token, "FLIGHTS_READ_TOKEN")
+        _check(credentials, token, "LARDER_READ_TOKEN")
 
 
 def reader_allowed(authorization: str | None, token: SecretStr | str | None) -> bool:

@@ -15,27 +15,34 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.answers import online_features, prediction
 from serving.auth import reader_allowed
 from serving.deps import Serving, serving_from
-from serving.schemas import Flight, OnlineFeaturesRequest, Prediction
+from serving.schemas import OnlineFeaturesRequest
 
-PREDICTION = TypeAdapter(Prediction)  # as FastAPI serializes a route's return value
 JSON = (b"content-type", b"application/json")
 
 
-async def _prediction(flight: Flight, serving: Serving) -> bytes:
-    return PREDICTION.dump_json(await prediction(flight, serving))
+async def _prediction(request: BaseModel, serving: Serving) -> bytes:
+    return serving.served.schemas.dump.dump_json(await prediction(request, serving))
 
 
-# path: (the route's body model, its answer as bytes)
-Answer = tuple[type[BaseModel], Callable[[Any, Serving], Awaitable[bytes]]]
+def _online_model(serving: Serving) -> type[BaseModel]:
+    return OnlineFeaturesRequest
+
+
+def _predict_model(serving: Serving) -> type[BaseModel]:
+    return serving.served.schemas.request  # the served FeatureService's
+
+
+# path: (the route's body model for what is served, its answer as bytes)
+Answer = tuple[Callable[[Serving], type[BaseModel]], Callable[[Any, Serving], Awaitable[bytes]]]
 ANSWERS: dict[str, Answer] = {
-    "/get-online-features": (OnlineFeaturesRequest, online_features),
-    "/predict": (Flight, _prediction),
+    "/get-online-features": (_online_model, online_features),
+    "/predict": (_predict_model, _prediction),
 }
 
 
@@ -75,7 +82,7 @@ async def _try(answer: Answer, scope: Scope, body: bytes) -> bytes | None:
         return None
     model, call = answer
     try:
-        parsed = model.model_validate(json.loads(body))
+        parsed = model(serving).model_validate(json.loads(body))
     except (ValueError, ValidationError):  # not JSON (or not UTF-8), or not a valid body
         return None
     try:

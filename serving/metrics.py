@@ -1,11 +1,11 @@
 """Prometheus metrics. With several workers, set PROMETHEUS_MULTIPROC_DIR (the CLI does) so
 `/metrics` on any worker sums them all.
 
-    flights_request_seconds{endpoint}                request latency histogram
-    flights_requests_failed_total{endpoint,status}   4xx and 5xx answers
-    flights_predictions_total{model_version}         predictions made
-    flights_feature_status_total{view,status}        feature values served, by status
-    flights_feature_age_seconds{view}                per read, the oldest value served
+    larder_request_seconds{endpoint}                request latency histogram
+    larder_requests_failed_total{endpoint,status}   4xx and 5xx answers
+    larder_predictions_total{model_version}         predictions made
+    larder_feature_status_total{view,status}        feature values served, by status
+    larder_feature_age_seconds{view}                per read, the oldest value served
 """
 
 import os
@@ -26,13 +26,13 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05
 AGE_BUCKETS = (60, 600, 3600, 3 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400)
 
 REQUEST_SECONDS = Histogram(
-    "flights_request_seconds", "Request latency", ["endpoint"], buckets=LATENCY_BUCKETS
+    "larder_request_seconds", "Request latency", ["endpoint"], buckets=LATENCY_BUCKETS
 )
-FAILED = Counter("flights_requests_failed", "Answers with status >= 400", ["endpoint", "status"])
-PREDICTIONS = Counter("flights_predictions", "Predictions made", ["model_version"])
-FEATURE_STATUS = Counter("flights_feature_status", "Feature values served", ["view", "status"])
+FAILED = Counter("larder_requests_failed", "Answers with status >= 400", ["endpoint", "status"])
+PREDICTIONS = Counter("larder_predictions", "Predictions made", ["model_version"])
+FEATURE_STATUS = Counter("larder_feature_status", "Feature values served", ["view", "status"])
 FEATURE_AGE = Histogram(
-    "flights_feature_age_seconds", "Oldest value served per read", ["view"], buckets=AGE_BUCKETS
+    "larder_feature_age_seconds", "Oldest value served per read", ["view"], buckets=AGE_BUCKETS
 )
 
 

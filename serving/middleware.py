@@ -1,7 +1,7 @@
 """One pure-ASGI layer around every request: latency and failure metrics, body and time limits.
 
 Pure ASGI (not Starlette's BaseHTTPMiddleware) because it costs microseconds, not a task per
-request. A request past FLIGHTS_REQUEST_TIMEOUT_S that has not started answering gets a 503
+request. A request past LARDER_REQUEST_TIMEOUT_S that has not started answering gets a 503
 naming the limit; work already running in a thread finishes in the background.
 """
 
@@ -63,13 +63,13 @@ class ObservedMiddleware:
             if status["started"]:
                 raise
             status["code"] = 413
-            limit = f"{self.max_body_bytes} bytes (FLIGHTS_MAX_BODY_BYTES)"
+            limit = f"{self.max_body_bytes} bytes (LARDER_MAX_BODY_BYTES)"
             await _answer(send, 413, f"the request body is larger than the limit of {limit}")
         except TimeoutError:
             if status["started"]:
                 raise
             status["code"] = 503
-            limit = f"{self.timeout_s} s (FLIGHTS_REQUEST_TIMEOUT_S)"
+            limit = f"{self.timeout_s} s (LARDER_REQUEST_TIMEOUT_S)"
             await _answer(send, 503, f"the request took longer than the limit of {limit}")
         finally:
             request_seconds(endpoint).observe(time.perf_counter() - started)

@@ -1,6 +1,5 @@
 """Load the champion model from the MLflow registry, with the contract it was trained on."""
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,8 @@ import pandas as pd
 
 from serving.errors import ModelContractError, ModelNotFoundError
 from serving.trees import Proba, fast_path
+from training.contract import ModelContract
+from training.errors import ContractError
 
 # Up to this many rows the compiled trees beat the estimator (whose fixed cost is
 # milliseconds); past it, sklearn's per-row loop in C wins.
@@ -28,11 +29,17 @@ class Champion:
 
     name: str
     version: str
-    feature_service: str
-    feature_names: list[str]
+    contract: ModelContract
     estimator: Any
-    tags: Mapping[str, str] = field(default_factory=dict)  # the version's contract with Feast
     fast: Proba | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def feature_service(self) -> str:
+        return self.contract.feature_service
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.contract.feature_names
 
     def frame(self, values: Mapping[str, Any]) -> pd.DataFrame:
         """One row, columns exactly `feature_names`, floats with NaN for missing values."""
@@ -70,7 +77,7 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     import mlflow  # costs seconds: only when the server starts
 
     client, version = _find_version(tracking_uri, name, alias)
-    service, features = _contract(version.tags, f"{name} version {version.version}")
+    contract = _contract(version.tags, f"{name} version {version.version}")
     # By number, not alias: the version we report is the version we run, even if the alias
     # moves meanwhile. From its artifact URI, because `load_model("models:/...")` resolves
     # names against MLflow's process-wide registry URI rather than this one.
@@ -80,11 +87,9 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     return Champion(
         name,
         str(version.version),
-        service,
-        features,
+        contract,
         estimator,
-        dict(version.tags),
-        fast=fast_path(estimator, features),
+        fast=fast_path(estimator, contract.feature_names),
     )
 
 
@@ -128,22 +133,13 @@ def _version_by_alias(client: Any, tracking_uri: str, name: str, alias: str) -> 
         raise ModelNotFoundError(
             f"no version of model {name!r} has alias {alias!r} in {tracking_uri} "
             f"({exc.message}): train and promote one (`python -m training train`), "
-            "or choose another alias with FLIGHTS_MODEL_ALIAS"
+            "or choose another alias with LARDER_MODEL_ALIAS"
         ) from exc
 
 
-def _contract(tags: Mapping[str, str], which: str) -> tuple[str, list[str]]:
-    """The FeatureService and feature names the version was trained on, from its tags."""
-    missing = {"feature_service", "feature_names"} - set(tags)
-    if missing:
-        raise ModelContractError(
-            f"model {which} lacks the tag(s) {sorted(missing)}: register it with the "
-            "FeatureService name and the JSON list of feature names it was trained on"
-        )
+def _contract(tags: Mapping[str, str], which: str) -> ModelContract:
+    """The FeatureService and features the version was trained on, from its tags."""
     try:
-        names = json.loads(tags["feature_names"])
-    except json.JSONDecodeError as exc:
-        raise ModelContractError(f"model {which}: tag feature_names is not JSON ({exc})") from exc
-    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
-        raise ModelContractError(f"model {which}: tag feature_names must be a list of strings")
-    return tags["feature_service"], names
+        return ModelContract.from_tags(tags, f"model {which}")
+    except ContractError as exc:
+        raise ModelContractError(str(exc)) from exc

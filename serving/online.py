@@ -3,15 +3,16 @@
 A read is planned once per (features, full names) from the registry: which views, which join
 keys, which features. Each request then calls the online store's own `online_read` once per
 view (Feast's OnlineStore interface, so the SQLite store and any plugin store both work),
-computes on-demand views from the request, and marks values older than their view's ttl at
-the reference time as OUTSIDE_MAX_AGE with the value withheld. Feast's own server ignores the
+computes on-demand views with their own transformations (from the request, and from the
+features of the views they read, read first), and marks values older than their view's ttl
+at the reference time as OUTSIDE_MAX_AGE with the value withheld. Feast's own server ignores the
 ttl online (feast-dev/feast#6821) and refuses to serve a view while it is MATERIALIZING; this
 path does neither. Everything else (names, order of views, statuses, join keys echoed first)
 is what Feast answers, which tests check view by view.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ from feast.type_map import feast_value_type_to_python_type
 from feast.value_type import ValueType
 
 from serving.errors import BadReadError
-from serving.request_features import RequestTransform, request_transform
+from serving.request_features import RequestTransform, request_transform, sources
 
 PRESENT, NOT_FOUND, STALE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 SCALARS = {"int64_val", "int32_val", "double_val", "float_val", "string_val", "bool_val"}
@@ -40,16 +41,19 @@ class ViewRead:
     features: tuple[str, ...]
     names: tuple[str, ...]  # the features as the response names them
     ttl_s: float | None
+    hidden: bool = False  # read only as the input of an on-demand view, not answered
 
 
 @dataclass(frozen=True)
 class RequestRead:
-    """One on-demand view of a plan, computed from request columns."""
+    """One on-demand view of a plan, computed from request columns and the features of the
+    (hidden) view reads named in `sources`."""
 
     view: OnDemandFeatureView
     transform: RequestTransform
     features: tuple[str, ...]
     names: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ class Plan:
 
     @property
     def feature_names(self) -> list[str]:
-        return [n for read in (*self.views, *self.requested) for n in read.names]
+        answered = [read for read in self.views if not read.hidden]
+        return [n for read in (*answered, *self.requested) for n in read.names]
 
 
 @dataclass
@@ -105,9 +110,15 @@ def plan_for(store: FeatureStore, features: FeatureService | Sequence[str], full
     reads = [
         _read(store, view, names, projections.get(view), full) for view, names in wanted.items()
     ]
+    requested = tuple(r for r in reads if isinstance(r, RequestRead))
+    hidden = {
+        name: replace(_read(store, name, features, None, False), hidden=True)
+        for read in requested
+        for name, features in sources(read.view).items()
+    }
     return Plan(
-        views=tuple(r for r in reads if isinstance(r, ViewRead)),
-        requested=tuple(r for r in reads if isinstance(r, RequestRead)),
+        views=(*(r for r in reads if isinstance(r, ViewRead)), *hidden.values()),
+        requested=requested,
         echoed=frozenset(e.join_key for e in store.list_entities(allow_cache=True)),
     )
 
@@ -123,7 +134,8 @@ def _read(store, name: str, features: list[str], projection, full: bool):
     prefix = view.projection.name_to_use()
     names = tuple(f"{prefix}__{f}" if full else f for f in features)
     if isinstance(view, OnDemandFeatureView):
-        return RequestRead(view, request_transform(view), tuple(features), names)
+        read_from = tuple(sources(view))
+        return RequestRead(view, request_transform(view), tuple(features), names, read_from)
     keys = tuple(c.name for c in view.entity_columns)
     mapping = view.projection.join_key_map or {}
     ttl = view.ttl.total_seconds() if view.ttl else None
@@ -165,17 +177,27 @@ class OnlineReader:
         """
         rows = _row_count(plan, entities)
         answer = Answer()
+        inputs: dict[str, dict[str, list]] = {}  # hidden view -> feature -> values
         for read in plan.views:
-            self._read_view(read, entities, rows, as_of, answer)
+            columns = self._read_view(read, entities, rows, as_of, answer)
+            if read.hidden:
+                inputs[read.view.name] = {
+                    c: column.values for c, column in zip(read.features, columns, strict=True)
+                }
+            else:
+                answer.columns.extend(columns)
         for read in plan.requested:
-            computed = read.transform(entities, rows)
+            given = {f: v for source in read.sources for f, v in inputs[source].items()}
+            computed = read.transform(entities, rows, given)
             for feature, name in zip(read.features, read.names, strict=True):
                 answer.columns.append(
                     Column(name, read.view.name, computed[feature], [PRESENT] * rows, [None] * rows)
                 )
         return answer
 
-    def _read_view(self, read: ViewRead, entities, rows: int, as_of, answer: Answer) -> None:
+    def _read_view(
+        self, read: ViewRead, entities, rows: int, as_of, answer: Answer
+    ) -> list[Column]:
         # Every column has `rows` values (checked by _row_count).
         keys = list(zip(*(entities[c] for c in read.columns), strict=True)) if rows else []
         unique = list(dict.fromkeys(keys))
@@ -183,7 +205,7 @@ class OnlineReader:
         records = self._provider.online_read(
             self.store.config, read.view, protos, list(read.features)
         )
-        # Decoded once per distinct entity: a batch often repeats a carrier or an airport.
+        # Decoded once per distinct entity: a batch often repeats one (e.g. a carrier).
         found = {
             key: _decoded(read.features, ts, data)
             for key, (ts, data) in zip(unique, records, strict=True)
@@ -208,8 +230,10 @@ class OnlineReader:
         # Transposed: one tuple per feature over the rows (none at all when there are no rows).
         values = zip(*(cell[0] for cell in cells), strict=True) if cells else [()] * width
         statuses = zip(*(cell[1] for cell in cells), strict=True) if cells else [()] * width
-        for name, vs, ss in zip(read.names, values, statuses, strict=True):
-            answer.columns.append(Column(name, read.view.name, list(vs), list(ss), stamps))
+        return [
+            Column(name, read.view.name, list(vs), list(ss), stamps)
+            for name, vs, ss in zip(read.names, values, statuses, strict=True)
+        ]
 
 
 Cell = tuple[tuple[Any, ...], tuple[str, ...]]  # one entity's values and statuses in a view
@@ -295,4 +319,4 @@ def now() -> float:
     return datetime.now(UTC).timestamp()
 
 
-Transform = Callable[[Mapping[str, Sequence[Any]], int], dict[str, list[Any]]]
+Transform = Callable[[Mapping[str, Sequence[Any]], int, Mapping], dict[str, list[Any]]]

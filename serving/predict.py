@@ -1,40 +1,43 @@
-"""Predictions for flights: online features at each flight's prediction time, then the model."""
+"""Predictions: online features at each request's prediction time (the task's `time - lead`),
+then the model."""
 
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from pydantic import BaseModel
+
+from larder import Task
 from serving.metrics import observe_answer, predictions_made
 from serving.online import OnlineReader, epoch
 from serving.reload import Served
-from serving.schemas import Flight, Prediction
 
 
-async def predict_flights(
-    flights: Sequence[Flight], served: Served, reader: OnlineReader, lead: timedelta
-) -> tuple[list[Prediction], list[dict]]:
-    """The predictions and their log records; ttl is checked at scheduled_departure - lead."""
+async def predict_rows(
+    requests: Sequence[BaseModel], served: Served, reader: OnlineReader, task: Task
+) -> tuple[list[BaseModel], list[dict]]:
+    """The predictions and their log records; ttl is checked at each prediction time."""
     started = time.perf_counter()
-    rows = [flight.entity_row() for flight in flights]
+    rows = [request.model_dump() for request in requests]
     entities = {key: [row[key] for row in rows] for key in rows[0]}
-    times = [flight.scheduled_departure - lead for flight in flights]
+    times = [row[task.time] - task.lead for row in rows]
     answer = reader.read(served.plan, entities, [epoch(t) for t in times])
     columns = answer.by_name()
     names = served.champion.feature_names
-    values = [{name: columns[name].values[i] for name in names} for i in range(len(flights))]
+    values = [{name: columns[name].values[i] for name in names} for i in range(len(rows))]
     probabilities = await served.batcher.predict(values)
     observe_answer(answer)
-    predictions_made(served.champion.version).inc(len(flights))
+    predictions_made(served.champion.version).inc(len(rows))
     latency_ms = (time.perf_counter() - started) * 1000
     out = [
-        _prediction(served, columns, i, p, t)
+        _prediction(served, task, columns, i, p, t)
         for i, (p, t) in enumerate(zip(probabilities, times, strict=True))
     ]
-    return out, [_record(p, row, latency_ms) for p, row in zip(out, rows, strict=True)]
+    return out, [_record(p, row, latency_ms, task) for p, row in zip(out, rows, strict=True)]
 
 
-def _prediction(served: Served, columns, i: int, probability: float, at: datetime) -> Prediction:
+def _prediction(served: Served, task: Task, columns, i: int, p: float, at: datetime) -> BaseModel:
     # Validated from plain dicts in one call: a model per feature costs more in Python calls.
     features = {
         name: {
@@ -44,11 +47,11 @@ def _prediction(served: Served, columns, i: int, probability: float, at: datetim
         }
         for name in served.champion.feature_names
     }
-    return Prediction.model_validate(
+    return served.schemas.prediction.model_validate(
         {
             "request_id": uuid.uuid4().hex,
             "prediction_time": at,
-            "delay_probability": probability,
+            task.answer: p,
             "model": {"name": served.champion.name, "version": served.champion.version},
             "feature_service": served.service.name,
             "features": features,
@@ -56,15 +59,15 @@ def _prediction(served: Served, columns, i: int, probability: float, at: datetim
     )
 
 
-def _record(prediction: Prediction, entities: dict, latency_ms: float) -> dict:
+def _record(prediction: BaseModel, entities: dict, latency_ms: float, task: Task) -> dict:
     return {
-        "request_id": prediction.request_id,
+        "request_id": prediction.request_id,  # type: ignore[attr-defined]
         "logged_at": datetime.now(UTC),
-        "model_name": prediction.model.name,
-        "model_version": prediction.model.version,
-        "probability": prediction.delay_probability,
+        "model_name": prediction.model.name,  # type: ignore[attr-defined]
+        "model_version": prediction.model.version,  # type: ignore[attr-defined]
+        "probability": getattr(prediction, task.answer),
         "latency_ms": latency_ms,
-        "prediction_time": prediction.prediction_time,
+        "prediction_time": prediction.prediction_time,  # type: ignore[attr-defined]
         "entities": entities,
-        "features": {n: (f.value, f.status) for n, f in prediction.features.items()},
+        "features": {n: (f.value, f.status) for n, f in prediction.features.items()},  # type: ignore[attr-defined]
     }

@@ -1,7 +1,7 @@
 """What is being served (champion + its FeatureService's read plan), and reloading it.
 
 The app holds one `Served`; a reload builds a new one completely (model loaded, contract
-checked, plan resolved) and then swaps the reference, so a request in flight finishes with the
+checked, plan resolved) and then swaps the reference, so a request under way finishes with the
 model it started with and no request ever sees half a reload. A reload that fails keeps the old
 model serving and says why.
 """
@@ -14,10 +14,12 @@ from feast import FeatureService, FeatureStore
 
 from serving.batcher import Batcher
 from serving.errors import ModelContractError
-from serving.features import find_service, uses_full_names
 from serving.model import Champion, champion_version, load_champion
 from serving.online import Plan, plan_for
+from serving.requests import Schemas, for_service
 from serving.settings import ServingSettings
+from training.contract import find_service
+from training.errors import ContractError
 
 logger = logging.getLogger(__name__)
 
@@ -27,27 +29,27 @@ class Served:
     champion: Champion
     service: FeatureService
     plan: Plan
+    schemas: Schemas  # the /predict request and response models of this service
     batcher: Batcher = field(compare=False)
 
 
-def serve(store: FeatureStore, champion: Champion) -> Served:
+def serve(store: FeatureStore, champion: Champion, settings: ServingSettings) -> Served:
     """Refuses a champion whose recorded FeatureService or feature types differ from the
     registry's now (the check is training's: it defines what a version records)."""
-    from training.contract import check_contract
-    from training.errors import ContractError
-
-    service = find_service(store, champion.feature_service)
+    which = f"{champion.name} version {champion.version}"
     try:
-        check_contract(store, champion.tags)
+        service = find_service(store, champion.feature_service)
+        champion.contract.check(store)
     except ContractError as exc:
-        raise ModelContractError(f"{champion.name} version {champion.version}: {exc}") from exc
-    plan = plan_for(store, service, uses_full_names(service, champion.feature_names))
-    return Served(champion, service, plan, Batcher(champion))
+        raise ModelContractError(f"{which}: {exc}") from exc
+    plan = plan_for(store, service, champion.contract.full_names)
+    schemas = for_service(store, service, settings.task, settings.feature_repo)
+    return Served(champion, service, plan, schemas, Batcher(champion))
 
 
 def load_served(settings: ServingSettings, store: FeatureStore) -> Served:
-    champion = load_champion(settings.tracking_uri, settings.model_name, settings.model_alias)
-    return serve(store, champion)
+    champion = load_champion(settings.tracking_uri, settings.model, settings.model_alias)
+    return serve(store, champion, settings)
 
 
 class Reloader:
@@ -64,12 +66,12 @@ class Reloader:
         async with self._lock:
             current = self.holder.served.champion.version
             version = await asyncio.to_thread(
-                champion_version, s.tracking_uri, s.model_name, s.model_alias
+                champion_version, s.tracking_uri, s.model, s.model_alias
             )
             if version == current:
                 return False
             self.holder.served = await asyncio.to_thread(load_served, s, self.holder.store)
-            logger.info("serving %s version %s (was %s)", s.model_name, version, current)
+            logger.info("serving %s version %s (was %s)", s.model, version, current)
             return True
 
     async def poll(self) -> None:

@@ -1,72 +1,79 @@
-"""On-demand (request-time) features: the ODFV's own transformation, or a row-wise twin of it.
+"""On-demand features: computed per request by the on-demand view's own transformation, as
+the registry holds it (never a copy of it).
 
-Feast runs a pandas ODFV through a DataFrame, about a millisecond even for one row. For the
-views listed in `TWINS` the server runs a plain-Python twin instead; a property test checks
-each twin against the ODFV's own transformation on random inputs. Any other ODFV runs its own
-transformation. ODFVs that read feature views (not only the request) are not served here.
+An on-demand view reads request fields (parsed here by the types its request sources
+declare) and, optionally, features of feature views (read by the online reader first, as
+plain feature names, as Feast gives them). `python` mode views take and return columns as
+lists (the fast path: no DataFrame); `pandas` mode views a DataFrame; a `singleton` python view
+is called once per row.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from feast import OnDemandFeatureView
 from feast.types import Float32, Float64, Int32, Int64, UnixTimestamp
 
 from serving.errors import BadReadError
 
-NEW_YORK = ZoneInfo("America/New_York")
 Rows = dict[str, list[Any]]
-
-
-def flight_schedule(scheduled_departure: list[datetime], distance: list[int]) -> Rows:
-    """Twin of feature_repo's `flight_schedule`: local hour, weekday, month, distance."""
-    local = [moment.astimezone(NEW_YORK) for moment in scheduled_departure]
-    return {
-        "dep_hour_local": [t.hour for t in local],
-        "dep_weekday": [t.weekday() for t in local],
-        "dep_month": [t.month for t in local],
-        "distance_miles": [float(d) for d in distance],
-    }
-
-
-TWINS: dict[str, Callable[..., Rows]] = {"flight_schedule": flight_schedule}
 
 
 @dataclass(frozen=True)
 class RequestTransform:
-    """Parses an ODFV's request columns by their declared types, then computes its features."""
+    """Parses an on-demand view's request columns by their declared types, then runs it."""
 
     view: OnDemandFeatureView
     inputs: dict[str, Any]  # request column: Feast type
 
-    def __call__(self, entities: Mapping[str, Sequence[Any]], rows: int) -> Rows:
+    def __call__(
+        self, entities: Mapping[str, Sequence[Any]], rows: int, features: Mapping[str, list]
+    ) -> Rows:
+        """The view's features for `rows` rows, from the request's `entities` columns and the
+        source views' `features` (plain names)."""
         columns = {name: _parse(name, kind, entities[name]) for name, kind in self.inputs.items()}
-        twin = TWINS.get(self.view.name)
         try:
-            return twin(**columns) if twin else own_transformation(self.view, columns)
-        except (OverflowError, ValueError) as exc:  # say, a time out of the zone database
+            return own_transformation(self.view, {**features, **columns}, rows)
+        except (OverflowError, ValueError, TypeError, ArithmeticError) as exc:
             raise BadReadError(
-                f"on-demand view {self.view.name!r} cannot use {columns}: {exc}"
+                f"on-demand view {self.view.name!r} cannot compute its features from the "
+                f"request: {type(exc).__name__}: {exc}"
             ) from exc
 
 
 def request_transform(view: OnDemandFeatureView) -> RequestTransform:
-    if view.source_feature_view_projections:
-        raise BadReadError(
-            f"on-demand view {view.name!r} reads feature views; the server computes only "
-            "request-time views: ask for its sources instead"
-        )
     inputs = {
         f.name: f.dtype for source in view.source_request_sources.values() for f in source.schema
     }
     return RequestTransform(view, inputs)
 
 
-def own_transformation(view: OnDemandFeatureView, columns: Mapping[str, list[Any]]) -> Rows:
-    """The ODFV's own (pandas) transformation, with values typed as its schema declares."""
+def sources(view: OnDemandFeatureView) -> dict[str, list[str]]:
+    """The feature views an on-demand view reads: view name -> its features it is given."""
+    return {
+        projection.name: [f.name for f in projection.features]
+        for projection in view.source_feature_view_projections.values()
+    }
+
+
+def own_transformation(
+    view: OnDemandFeatureView, columns: Mapping[str, list[Any]], rows: int
+) -> Rows:
+    """The view's own transformation, its outputs typed as its schema declares."""
+    udf = view.feature_transformation.udf
+    if view.mode == "python" and view.singleton:
+        one = [udf({k: v[i] for k, v in columns.items()}) for i in range(rows)]
+        out = {f.name: [row[f.name] for row in one] for f in view.features}
+    elif view.mode == "python":
+        out = udf(dict(columns))
+    else:
+        out = _pandas(udf, columns)
+    return {f.name: [_typed(v, f.dtype) for v in list(out[f.name])] for f in view.features}
+
+
+def _pandas(udf: Any, columns: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
     import pandas as pd
 
     frame = pd.DataFrame(
@@ -75,8 +82,8 @@ def own_transformation(view: OnDemandFeatureView, columns: Mapping[str, list[Any
             for name, values in columns.items()
         }
     )
-    out = view.feature_transformation.udf(frame)
-    return {f.name: [_typed(v, f.dtype) for v in out[f.name].tolist()] for f in view.features}
+    result = udf(frame)
+    return {name: result[name].tolist() for name in result.columns}
 
 
 def _is_time(values: list[Any]) -> bool:

@@ -1,12 +1,15 @@
 """`python -m training train|tune|evaluate|promote|rollback|card`.
 
-train     labelled flights -> point-in-time frame -> tune, fit, evaluate -> MLflow run ->
-          version @challenger (and @champion when there is none yet)
+train     the task's labelled examples -> point-in-time frame -> tune, fit, evaluate ->
+          MLflow run -> version @challenger (and @champion when there is none yet)
 tune      the hyperparameter search alone, as its own MLflow run
 evaluate  a registered version and its baseline on the latest held-out period
 promote   @challenger vs @champion on the same held-out period; moves @champion or says why not
 rollback  @champion back to the version it replaced
 card      (re)write the model card of a version
+
+The domain folder is LARDER_FEATURE_REPO (default: feature_repo/); its task
+names the FeatureService, the model and the time split, each overridable by LARDER_* settings.
 
 Exit codes: 0 done, 1 failed (the message says why), 2 bad settings, 3 promotion refused.
 """
@@ -18,11 +21,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from training import card, promote, tune
+from larder.domain import DomainError
+from training import card, promote
 from training.errors import TrainingError
 from training.report import Report, timed_printer
 from training.settings import TrainingSettings
-from training.train import train
+from training.train import train, tune_run
 
 REFUSED = 3
 
@@ -38,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--frame", type=Path, help="train/tune: reuse a saved training frame")
     cli.add_argument(
-        "--budget", type=int, help="tune/train: candidates to try (FLIGHTS_TUNE_BUDGET)"
+        "--budget", type=int, help="tune/train: candidates to try (LARDER_TUNE_BUDGET)"
     )
     cli.add_argument("--version", help="evaluate/card: a version number (default: by --alias)")
     cli.add_argument("--alias", help="evaluate: champion (default) or challenger; card: challenger")
@@ -55,12 +59,16 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainingSettings()
         if args.budget is not None:
             settings = TrainingSettings(**{**settings.model_dump(), "tune_budget": args.budget})
-    except ValidationError as exc:
-        print(f"[{args.command}] bad settings (FLIGHTS_* environment): {exc}", file=sys.stderr)
+        settings.split  # noqa: B018 (the task's split with the overrides: checked here)
+    except (ValidationError, ValueError) as exc:
+        print(f"[{args.command}] bad settings (LARDER_* environment): {exc}", file=sys.stderr)
         return 2
+    except DomainError as exc:
+        print(f"[{args.command}] failed: {exc}", file=sys.stderr)
+        return 1
     try:
         return COMMANDS[args.command](settings, args, timed_printer())
-    except TrainingError as exc:
+    except (TrainingError, DomainError) as exc:
         print(f"[{args.command}] failed: {exc}", file=sys.stderr)
         return 1
 
@@ -71,7 +79,7 @@ def _train(settings: TrainingSettings, args: argparse.Namespace, report: Report)
 
 
 def _tune(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
-    run_id = tune.tune_run(settings, report, args.frame)
+    run_id = tune_run(settings, report, args.frame)
     report("mlflow", f"tuning run {run_id} in experiment {settings.experiment!r}")
     return 0
 
@@ -81,7 +89,7 @@ def _evaluate(settings: TrainingSettings, args: argparse.Namespace, report: Repo
     run_id = promote.record_evaluation(settings, metrics, period)
     report(
         "evaluate",
-        f"{settings.model_name} version {number} on {int(metrics['rows'])} held-out flights "
+        f"{settings.model} version {number} on {int(metrics['rows'])} held-out examples "
         f"{period['period_start'][:16]} to {period['period_end'][:16]}: "
         + _scores(metrics, "holdout")
         + "; its baseline: "
@@ -125,12 +133,12 @@ def _card(settings: TrainingSettings, args: argparse.Namespace, report: Report) 
     number = args.version
     if number is None:
         alias = args.alias or registry.CHALLENGER
-        found = registry.version_by_alias(registry.client(settings), settings.model_name, alias)
+        found = registry.version_by_alias(registry.client(settings), settings.model, alias)
         if found is None:
-            raise promote.RegistryError(f"no {settings.model_name}@{alias}: pass --version")
+            raise promote.RegistryError(f"no {settings.model}@{alias}: pass --version")
         number = str(found.version)
     path = card.write_card(settings, number)
-    report("card", f"{settings.model_name} version {number}: {path} (also logged to its run)")
+    report("card", f"{settings.model} version {number}: {path} (also logged to its run)")
     return 0
 
 

@@ -8,18 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from larder import Task
 from training import registry
 from training.settings import TrainingSettings
 
 LIMITS = [
-    "Trained and tested on 2013 departures from the three New York airports only; other "
-    "airports, years or schedules are outside what it has seen.",
-    "Calibrated on the validation months; a later shift in the share of late flights "
-    "(season, weather, strikes) degrades calibration before it degrades ranking.",
-    "Flights without a known tail number get no aircraft features (missing values), and "
-    "unknown carriers or airports likewise; the model still answers, with less to go on.",
-    "The prediction is made two hours before scheduled departure: features known later "
-    "(the departure delay itself, later weather) are by design not used.",
+    "Calibrated on the validation months; a later shift in the share of positive examples "
+    "(season, a change upstream) degrades calibration before it degrades ranking.",
+    "Entities the feature store has no rows for get missing values for their features; the "
+    "model still answers, with less to go on.",
 ]
 METRICS = [
     ("ROC AUC", "roc_auc"),
@@ -33,13 +30,14 @@ PLOTS = ["roc.png", "calibration.png", "feature_importance.png"]
 def write_card(settings: TrainingSettings, version: str) -> Path:
     """`cards_dir/<model>-v<version>/model_card.md`, also logged to the version's run."""
     mlflow = registry.client(settings)
-    found = mlflow.get_model_version(settings.model_name, version)
+    found = mlflow.get_model_version(settings.model, version)
     run = mlflow.get_run(found.run_id)
-    folder = settings.cards_dir / f"{settings.model_name}-v{version}"
+    folder = settings.cards_dir / f"{settings.model}-v{version}"
     folder.mkdir(parents=True, exist_ok=True)
     plots = _copy_plots(mlflow, found.run_id, folder)
     text = render(
-        settings.model_name,
+        settings.task,
+        settings.model,
         version,
         dict(found.tags),
         run.data.params,
@@ -71,6 +69,7 @@ def _missing(mlflow: Any, run_id: str, folder: Path) -> dict[str, float]:
 
 
 def render(
+    task: Task,
     name: str,
     version: str,
     tags: dict[str, str],
@@ -82,9 +81,9 @@ def render(
     lines = [
         f"# Model card: {name} version {version}",
         "",
-        "Predicts, two hours before scheduled departure, P(arrival more than 15 minutes late "
-        "or cancelled). A gradient-boosted tree model (scikit-learn HistGradientBoosting), "
-        "sigmoid-calibrated, against a baseline of each carrier's late rate.",
+        f"Predicts {task.description}. A gradient-boosted tree model (scikit-learn "
+        "HistGradientBoosting), sigmoid-calibrated, against a baseline of the rate per "
+        f"`{task.baseline.column}` over the training months.",
         "",
         *_data(params, tags),
         *_features(tags),
@@ -93,7 +92,7 @@ def render(
         "",
         "## Known limits",
         "",
-        *[f"- {limit}" for limit in LIMITS],
+        *[f"- {limit}" for limit in (*task.limits, *LIMITS)],
         *_sparse(missing),
     ]
     return "\n".join(lines) + "\n"
@@ -105,10 +104,11 @@ def _data(params: dict[str, str], tags: dict[str, str]) -> list[str]:
         "## Data",
         "",
         f"- train: {get('train_from')[:10]} to {get('train_until')[:10]} (exclusive), "
-        f"{get('rows_train')} flights",
+        f"{get('rows_train')} examples",
         f"- validation (calibration): from {get('validation_start')[:10]}, "
-        f"{get('rows_validation')} flights",
-        f"- test: {get('test_start')[:10]} to {get('test_until')[:10]}, {get('rows_test')} flights",
+        f"{get('rows_validation')} examples",
+        f"- test: {get('test_start')[:10]} to {get('test_until')[:10]}, "
+        f"{get('rows_test')} examples",
         f"- training frame: `{get('frame_path')}`",
         f"- seed {get('seed')}, tuning budget {get('tune_budget')} candidates x "
         f"{get('tune_folds')} time folds",

@@ -1,52 +1,83 @@
-"""The model contract: a registered version still matches the Feast registry it will read from.
+"""The model's contract: which FeatureService a registered version was trained on, and which
+features (names, order, Feast types) it reads. This module alone writes and reads it.
 
-A version records `feature_service` and `feature_types` (JSON: feature name -> Feast type) as
-tags. `check_contract` compares them with the service as the registry knows it now and raises
-ContractError listing every difference, feature by feature: features gone from the service,
-features the service gained, and features whose type changed. Serving calls it before loading
-a model; promotion calls it before moving the champion alias.
+A version carries its contract as tags: `feature_service`, `feature_names` (JSON list, the
+column order the model expects) and `feature_types` (JSON object, each feature's Feast type
+as the registry had it). `ModelContract.check` compares it with the service as the registry
+knows it now and raises ContractError listing every difference, feature by feature: features
+gone from the service, features the service gained, and features whose type changed. Serving
+calls it before loading a model; promotion calls it before moving the champion alias.
 """
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from training.errors import ContractError
+from training.errors import ContractError, TrainingError
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
 
-
-def check_contract(store: "FeatureStore", model_version_tags: Mapping[str, str]) -> None:
-    """Raise ContractError unless the tags' service and feature types match the registry."""
-    name, recorded = recorded_contract(model_version_tags)
-    current = registered_types(_service(store, name), full_names=_uses_full_names(recorded))
-    differences = compare(recorded, current)
-    if differences:
-        raise ContractError(
-            f"the model was trained on FeatureService {name!r} with features that the Feast "
-            f"registry of {store.repo_path} no longer has as recorded: "
-            + "; ".join(differences)
-            + ". Retrain on the current service (`python -m training train`) or re-apply the "
-            "feature repo the model was trained on"
-        )
+TAGS = ("feature_service", "feature_names", "feature_types")
 
 
-def recorded_contract(tags: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    """(FeatureService name, feature -> Feast type) from a version's tags."""
-    missing = sorted({"feature_service", "feature_types"} - set(tags))
-    if missing:
-        raise ContractError(
-            f"the model version lacks the tag(s) {missing}: it was registered without its "
-            "contract; retrain it with `python -m training train`"
-        )
-    try:
-        types = json.loads(tags["feature_types"])
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"tag feature_types is not JSON ({exc})") from exc
-    if not isinstance(types, dict) or not all(isinstance(v, str) for v in types.values()):
-        raise ContractError("tag feature_types must be a JSON object of feature -> Feast type")
-    return tags["feature_service"], types
+@dataclass(frozen=True)
+class ModelContract:
+    feature_service: str
+    feature_types: dict[str, str]  # feature -> Feast type, in the model's column order
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.feature_types)
+
+    @property
+    def full_names(self) -> bool:
+        """Whether the features are named `view__feature` (Feast's full names)."""
+        return bool(self.feature_types) and all("__" in n for n in self.feature_types)
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "feature_service": self.feature_service,
+            "feature_names": json.dumps(self.feature_names),
+            "feature_types": json.dumps(self.feature_types),
+        }
+
+    @classmethod
+    def from_tags(
+        cls, tags: Mapping[str, str], which: str = "the model version"
+    ) -> "ModelContract":
+        missing = sorted(set(TAGS) - set(tags))
+        if missing:
+            raise ContractError(
+                f"{which} lacks the tag(s) {missing}: it was registered without its contract; "
+                "retrain it with `python -m training train`"
+            )
+        try:
+            names, types = json.loads(tags["feature_names"]), json.loads(tags["feature_types"])
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"{which}: a contract tag is not JSON ({exc})") from exc
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            raise ContractError(f"{which}: tag feature_names must be a list of strings")
+        if not isinstance(types, dict) or not all(isinstance(v, str) for v in types.values()):
+            raise ContractError(f"{which}: tag feature_types must map features to Feast types")
+        if list(types) != names:
+            raise ContractError(f"{which}: tags feature_names and feature_types disagree")
+        return cls(tags["feature_service"], types)
+
+    def check(self, store: "FeatureStore") -> None:
+        """Raise ContractError unless the registry's service has exactly these features."""
+        service = find_service(store, self.feature_service, ContractError)
+        differences = compare(self.feature_types, registered_types(service, self.full_names))
+        if differences:
+            raise ContractError(
+                f"the model was trained on FeatureService {self.feature_service!r} with "
+                f"features that the Feast registry of {store.repo_path} no longer has as "
+                "recorded: "
+                + "; ".join(differences)
+                + ". Retrain on the current service (`python -m training train`) or re-apply "
+                "the feature repo the model was trained on"
+            )
 
 
 def registered_types(service: "FeatureService", full_names: bool = False) -> dict[str, str]:
@@ -70,18 +101,41 @@ def compare(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str
     return lines
 
 
-def _uses_full_names(recorded: Mapping[str, str]) -> bool:
-    return bool(recorded) and all("__" in name for name in recorded)
+def service_inputs(store: "FeatureStore", service: "FeatureService") -> tuple[list[str], list[str]]:
+    """(join keys, request fields) an entity row needs for the service, in a stable order."""
+    on_demand = {v.name: v for v in store.list_on_demand_feature_views(allow_cache=True)}
+    keys: dict[str, None] = {}
+    requested: dict[str, None] = {}
+    for projection in service.feature_view_projections:
+        if projection.name in on_demand:
+            view = on_demand[projection.name]
+            for source in view.source_request_sources.values():
+                requested.update(dict.fromkeys(f.name for f in source.schema))
+            for read in view.source_feature_view_projections.values():
+                keys.update(dict.fromkeys(_keys(store, read)))
+        else:
+            keys.update(dict.fromkeys(_keys(store, projection)))
+    return list(keys), [r for r in requested if r not in keys]
 
 
-def _service(store: "FeatureStore", name: str) -> "FeatureService":
+def _keys(store: "FeatureStore", projection) -> list[str]:
+    view = store.get_feature_view(projection.name, allow_registry_cache=True)
+    mapping = projection.join_key_map or {}
+    return [mapping.get(c.name, c.name) for c in view.entity_columns]
+
+
+def find_service(
+    store: "FeatureStore", name: str, error: type[TrainingError] = ContractError
+) -> "FeatureService":
+    """The registry's FeatureService `name`; `error` (naming how to fix it) when it has none."""
     from feast.errors import FeatureServiceNotFoundException
 
     try:
-        return store.get_feature_service(name)
+        return store.get_feature_service(name, allow_cache=True)
+    # FileNotFoundError: the repo was never applied, so it has no registry folder.
     except (FeatureServiceNotFoundException, FileNotFoundError) as exc:
-        raise ContractError(
-            f"the model was trained on FeatureService {name!r}, which the Feast registry of "
-            f"{store.repo_path} does not have: apply the feature repo the model was trained "
-            "on, or serve a model trained on a registered service"
+        raise error(
+            f"FeatureService {name!r} is not registered for {store.repo_path}: run "
+            "`python -m pipelines apply` with the domain folder it is declared in, or set "
+            "LARDER_FEATURE_SERVICE to one that is registered"
         ) from exc

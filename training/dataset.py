@@ -1,7 +1,7 @@
 """A training frame as a dataset: validated against the FeatureService, fingerprinted, saved.
 
 The fingerprint is a sha256 of the frame's content (column names, dtypes and values, in row
-order), so the same flights and the same feature rows give the same fingerprint wherever they
+order), so the same examples and the same feature rows give the same fingerprint wherever they
 were built; a saved frame is named by it and re-checked when it is read back.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from training.errors import DataError, MissingInputError
-from training.labels import ENTITY_COLUMNS, LABEL
+from training.examples import LABEL, LABEL_KNOWN_AT, ROW_ID, TIMESTAMP
 
 # Feast types training can feed to the model as float64 (NaN for missing).
 NUMERIC_TYPES = {"Int32", "Int64", "Float32", "Float64", "Bool"}
@@ -22,7 +22,8 @@ INTEGER_TYPES = {"Int32", "Int64", "Bool"}
 
 def validate_frame(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, float]:
     """Check columns and types against the service; the share of missing values per feature."""
-    missing = [c for c in [*ENTITY_COLUMNS, LABEL, *schema] if c not in frame.columns]
+    needed = [ROW_ID, TIMESTAMP, LABEL, LABEL_KNOWN_AT, *schema]
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"the training frame lacks column(s) {missing}")
     for name, feast_type in schema.items():

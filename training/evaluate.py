@@ -14,6 +14,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from larder.task import HIGHER_IS_BETTER
+
 CI_LEVEL = 0.95
 
 
@@ -36,13 +38,21 @@ def resamples(n: int, seed: int, samples: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(samples, n))
 
 
-def _aucs(y: np.ndarray, ps: list[np.ndarray], seed: int, samples: int) -> np.ndarray:
-    """AUC of each prediction vector on each resample; draws with one class are skipped."""
-    rows = []
+METRICS = {
+    "roc_auc": roc_auc_score,
+    "pr_auc": average_precision_score,
+    "log_loss": lambda y, p: log_loss(y, p, labels=[0, 1]),
+    "brier": brier_score_loss,
+}
+
+
+def _draws(y: np.ndarray, ps: list[np.ndarray], metric: str, seed: int, samples: int) -> np.ndarray:
+    """The metric of each prediction vector on each resample; draws with one class skipped."""
+    score, rows = METRICS[metric], []
     for idx in resamples(len(y), seed, samples):
         if y[idx].min() == y[idx].max():
             continue
-        rows.append([roc_auc_score(y[idx], p[idx]) for p in ps])
+        rows.append([score(y[idx], p[idx]) for p in ps])
     return np.array(rows).reshape(-1, len(ps))
 
 
@@ -54,22 +64,30 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
 
 def auc_interval(y: np.ndarray, p: np.ndarray, seed: int, samples: int) -> tuple[float, float]:
     """Percentile bootstrap interval of ROC AUC over resampled rows."""
-    return _interval(_aucs(np.asarray(y), [np.asarray(p)], seed, samples)[:, 0])
+    return _interval(_draws(np.asarray(y), [np.asarray(p)], "roc_auc", seed, samples)[:, 0])
 
 
-def paired_auc_gain(
-    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, seed: int, samples: int
+def paired_gain(
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    metric: str,
+    seed: int,
+    samples: int,
 ) -> dict[str, float]:
-    """AUC(challenger) - AUC(champion) on the same rows, with a paired bootstrap interval.
+    """How much better the challenger scores than the champion on the same rows (for a loss,
+    the champion's minus the challenger's), with a paired bootstrap interval.
 
     Paired: both models are scored on the same resample each time, so the noise they share
-    (which flights happened to be in the period) cancels out of the difference.
+    (which examples happened to be in the period) cancels out of the difference.
     """
     y = np.asarray(y)
-    both = _aucs(y, [np.asarray(challenger), np.asarray(champion)], seed, samples)
-    low, high = _interval(both[:, 0] - both[:, 1])
-    gain = float(roc_auc_score(y, challenger) - roc_auc_score(y, champion))
-    return {"auc_gain": gain, "auc_gain_ci_low": low, "auc_gain_ci_high": high}
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    both = _draws(y, [np.asarray(challenger), np.asarray(champion)], metric, seed, samples)
+    low, high = sorted(sign * v for v in _interval(both[:, 0] - both[:, 1]))
+    score = METRICS[metric]
+    gain = sign * float(score(y, challenger) - score(y, champion))
+    return {"gain": gain, "gain_ci_low": low, "gain_ci_high": high}
 
 
 def save_plots(

@@ -1,5 +1,5 @@
 """Fit and evaluate on a training frame: split by time, tune on time-ordered folds, fit a
-gradient-boosted model calibrated on the validation months, and score it and a carrier-rate
+gradient-boosted model calibrated on the validation months, and score it and the task's
 baseline on the test months.
 
 Serving relies on one contract: the registered model's `predict_proba(df)[:, 1]` takes a frame
@@ -9,7 +9,6 @@ missing).
 
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -17,56 +16,39 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import roc_auc_score
 
+from larder import RateBy
 from training import evaluate, tune
-from training.errors import SplitError
-from training.labels import LABEL, TIMESTAMP
+from training.examples import LABEL, TIMESTAMP
 from training.report import Report, silent
 from training.settings import TrainingSettings
+from training.split import Split, split_by_time
 
 IMPORTANCE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
-class Split:
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-
-    def parts(self) -> dict[str, pd.DataFrame]:
-        return {"train": self.train, "validation": self.validation, "test": self.test}
-
-
-def split_by_time(frame: pd.DataFrame, validation_start: datetime, test_start: datetime) -> Split:
-    """train < validation_start <= validation < test_start <= test, by prediction time."""
-    at = frame[TIMESTAMP]
-    split = Split(
-        train=frame[at < validation_start],
-        validation=frame[(at >= validation_start) & (at < test_start)],
-        test=frame[at >= test_start],
-    )
-    for name, part in split.parts().items():
-        if part[LABEL].nunique() < 2:
-            raise SplitError(
-                f"the {name} split holds {len(part)} rows with {part[LABEL].nunique()} outcome(s):"
-                " move FLIGHTS_VALIDATION_START / FLIGHTS_TEST_START so each split has both"
-            )
-    return split
-
-
-@dataclass(frozen=True)
 class Baseline:
-    """The carrier's late rate over the training months; an unseen carrier gets the overall."""
+    """The label's rate per value of `column` over the training months (the task's RateBy);
+    a value training never saw gets the overall rate."""
 
+    column: str
     rates: dict[str, float]
     overall: float
 
     @classmethod
-    def fit(cls, train: pd.DataFrame) -> "Baseline":
-        rates = train.groupby("carrier")[LABEL].mean()
-        return cls({str(k): float(v) for k, v in rates.items()}, float(train[LABEL].mean()))
+    def fit(cls, spec: RateBy, train: pd.DataFrame) -> "Baseline":
+        rates = train.groupby(spec.column)[LABEL].mean()
+        return cls(
+            spec.column, {str(k): float(v) for k, v in rates.items()}, float(train[LABEL].mean())
+        )
 
-    def predict(self, carriers: pd.Series) -> np.ndarray:
-        return carriers.map(self.rates).fillna(self.overall).to_numpy(dtype="float64")
+    @classmethod
+    def from_dict(cls, saved: dict) -> "Baseline":
+        return cls(saved["column"], saved["rates"], saved["overall"])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        keys = frame[self.column].astype(str)
+        return keys.map(self.rates).fillna(self.overall).to_numpy(dtype="float64")
 
 
 def features(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -75,14 +57,16 @@ def features(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def fit_model(
-    split: Split, names: list[str], params: dict[str, object], seed: int
+    split: Split, names: list[str], params: dict[str, object], settings: TrainingSettings
 ) -> CalibratedClassifierCV:
     """Gradient boosting fitted on the training months, calibrated on the validation months.
 
     Calibration on later, unseen months corrects the drift of the base rate between them;
     sigmoid (two parameters) rather than isotonic, which overfits a short validation period.
     """
-    booster = tune.model(params, seed).fit(features(split.train, names), split.train[LABEL])
+    spec = settings.task.model
+    booster = tune.model(spec, params, settings.seed)
+    booster.fit(features(split.train, names), split.train[LABEL])
     calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid", ensemble=False)
     with warnings.catch_warnings():
         # its folds only split the calibration rows for a frozen model: a thin class is fine
@@ -107,9 +91,7 @@ def evaluate_split(
     test, validation = split.test, split.validation
     return {
         **evaluate.scores("test", test[LABEL], predict(model, test, names), seed, samples),
-        **evaluate.scores(
-            "baseline_test", test[LABEL], baseline.predict(test["carrier"]), seed, samples
-        ),
+        **evaluate.scores("baseline_test", test[LABEL], baseline.predict(test), seed, samples),
         **evaluate.scores(
             "validation", validation[LABEL], predict(model, validation, names), seed, samples
         ),
@@ -153,20 +135,27 @@ def fit_and_evaluate(
 def _fit_and_evaluate(
     frame: pd.DataFrame, names: list[str], settings: TrainingSettings, report: Report
 ) -> Fitted:
-    split = split_by_time(frame, settings.validation_start, settings.test_start)
+    times = settings.split
+    split = split_by_time(frame, times)
     sizes = ", ".join(f"{name} {len(part)}" for name, part in split.parts().items())
     report(
         "split",
-        f"{sizes} (validation from {settings.validation_start:%Y-%m-%d}, test from "
-        f"{settings.test_start:%Y-%m-%d})",
+        f"{sizes} (validation from {times.validation_start:%Y-%m-%d}, test from "
+        f"{times.test_start:%Y-%m-%d}; rows whose label was known only after the next part "
+        f"starts left out: {len(frame) - sum(len(p) for p in split.parts().values())})",
     )
     found = tune.search(
-        split.train, names, settings.tune_budget, settings.tune_folds, settings.seed
+        settings.task.model,
+        split.train,
+        names,
+        settings.tune_budget,
+        settings.tune_folds,
+        settings.seed,
     )
-    report("tune", tune.describe(found, settings))
-    model = fit_model(split, names, found.best_params, settings.seed)
+    report("tune", tune.describe(found, settings.tune_budget, settings.tune_folds))
+    model = fit_model(split, names, found.best_params, settings)
     report("fit", f"HistGradientBoosting on {len(names)} features, sigmoid-calibrated")
-    baseline = Baseline.fit(split.train)
+    baseline = Baseline.fit(settings.task.baseline, split.train)
     metrics = evaluate_split(model, baseline, split, names, settings)
     report("metrics", summary(metrics))
     weights = importance(model, split.test, names, settings.seed)
@@ -194,20 +183,23 @@ def summary(
 
 def run_params(settings: TrainingSettings, fitted: Fitted) -> dict[str, object]:
     train = fitted.split.train
+    times = settings.split
     return {
-        **tune.BASE_PARAMS,
+        **settings.task.model.fixed,
         **fitted.search.best_params,
         "calibration": "sigmoid",
         "seed": settings.seed,
         "tune_budget": settings.tune_budget,
         "tune_folds": settings.tune_folds,
         "bootstrap_samples": settings.bootstrap_samples,
-        "model_name": settings.model_name,
-        "feature_service": settings.feature_service,
+        "model_name": settings.model,
+        "feature_service": settings.service,
+        "baseline": f"rate by {settings.task.baseline.column}",
+        "gate_metric": settings.task.gate_metric,
         "train_from": train[TIMESTAMP].min().isoformat(),
-        "train_until": settings.validation_start.isoformat(),  # exclusive
-        "validation_start": settings.validation_start.isoformat(),
-        "test_start": settings.test_start.isoformat(),
+        "train_until": times.validation_start.isoformat(),  # exclusive
+        "validation_start": times.validation_start.isoformat(),
+        "test_start": times.test_start.isoformat(),
         "test_until": fitted.split.test[TIMESTAMP].max().isoformat(),  # inclusive
         **{f"rows_{name}": len(part) for name, part in fitted.split.parts().items()},
     }

@@ -1,8 +1,10 @@
 """Point-in-time training frames from the Feast offline store, named by a FeatureService.
 
 The service is the only list of features: names and types come from the registry, and the
-frame's feature columns are the service's, in the service's order (view by view). Every build
-passes the leakage guard (training/leakage.py) before anyone can train on it.
+frame's feature columns are the service's, in the service's order (view by view). What an
+entity row must carry comes from the service too: the join keys of its views (and of the views
+its on-demand views read) and the fields of its request sources. Every build passes the
+leakage guard (training/leakage.py) before anyone can train on it.
 """
 
 import hashlib
@@ -12,9 +14,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from larder import Task
 from training import leakage
+from training.contract import find_service, service_inputs
 from training.errors import DataError, MissingInputError
-from training.labels import ENTITY_COLUMNS, ROW_ID
+from training.examples import ROW_ID, entity_columns, entity_frame, read_examples
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
 def open_store(repo: Path) -> "FeatureStore":
     """The Feast store of `repo`, refusing a repo whose registry was never written."""
     if not (repo / "feature_store.yaml").is_file():
-        raise MissingInputError(f"no feature_store.yaml in {repo}: set FLIGHTS_FEATURE_REPO")
+        raise MissingInputError(f"no feature_store.yaml in {repo}: set LARDER_FEATURE_REPO")
     from feast import FeatureStore  # costs seconds: only where needed
 
     store = FeatureStore(repo_path=str(repo))
@@ -47,15 +51,7 @@ def _registry_file(store: "FeatureStore") -> Path | None:
 
 
 def get_service(store: "FeatureStore", name: str) -> "FeatureService":
-    from feast.errors import FeatureServiceNotFoundException
-
-    try:
-        return store.get_feature_service(name)
-    except FeatureServiceNotFoundException as exc:
-        raise MissingInputError(
-            f"FeatureService {name!r} is not registered for {store.repo_path}: run "
-            "`python -m pipelines apply`, or set FLIGHTS_FEATURE_SERVICE to one that is"
-        ) from exc
+    return find_service(store, name, MissingInputError)
 
 
 def service_schema(service: "FeatureService") -> dict[str, str]:
@@ -67,10 +63,17 @@ def service_schema(service: "FeatureService") -> dict[str, str]:
     }
 
 
+def entities_for(
+    store: "FeatureStore", service: "FeatureService", examples: pd.DataFrame, task: Task
+) -> pd.DataFrame:
+    keys, requested = service_inputs(store, service)
+    return entity_frame(examples, task, keys, requested)
+
+
 def feature_schema(settings: TrainingSettings) -> dict[str, str]:
     """The settings' FeatureService as the registry knows it: name -> type, in order."""
     store = open_store(settings.feature_repo)
-    return service_schema(get_service(store, settings.feature_service))
+    return service_schema(get_service(store, settings.service))
 
 
 def check_sources(store: "FeatureStore", service: "FeatureService") -> None:
@@ -88,31 +91,50 @@ def check_sources(store: "FeatureStore", service: "FeatureService") -> None:
             )
 
 
-def build_training_frame(settings: TrainingSettings, entities: pd.DataFrame) -> pd.DataFrame:
-    """`entities` with the service's features appended as float64 columns, rows in order."""
-    if entities.empty:
-        raise DataError("no entity rows: the offline flights table is empty")
+def build_training_frame(settings: TrainingSettings, examples: pd.DataFrame) -> pd.DataFrame:
+    """The examples' entity rows with the service's features as float64 columns, in order."""
+    if examples.empty:
+        raise DataError("no examples: the offline examples table is empty")
     store = open_store(settings.feature_repo)
-    service = get_service(store, settings.feature_service)
+    service = get_service(store, settings.service)
     check_sources(store, service)
-    return historical_frame(store, service, entities, settings.frame_chunk_rows)
+    entities = entities_for(store, service, examples, settings.task)
+    return historical_frame(store, service, entities, settings.frame_chunk_rows, settings.task)
+
+
+def load_examples(settings: TrainingSettings) -> pd.DataFrame:
+    """The task's examples whose label is known by the time the data reaches (what transform
+    wrote as `labels_until`: the latest moment all the examples' sources are known)."""
+    import json
+
+    mark = settings.data_dir / "offline" / "_watermark.json"
+    known_by = None
+    if mark.is_file():
+        until = json.loads(mark.read_text()).get("labels_until")
+        known_by = pd.Timestamp(until) if until else None
+    return read_examples(settings.examples_table, settings.task, known_by)
 
 
 def historical_frame(
-    store: "FeatureStore", service: "FeatureService", entities: pd.DataFrame, chunk_rows: int
+    store: "FeatureStore",
+    service: "FeatureService",
+    entities: pd.DataFrame,
+    chunk_rows: int,
+    task: Task,
 ) -> pd.DataFrame:
     """Feast's point-in-time answer for `entities`, joined back in order, leakage-checked."""
+    keys, requested = service_inputs(store, service)
     parts = [
         # filter_by_created_timestamp: a value backfilled after t is not one known at t
-        # (a no-op for views without a created-timestamp column, as all of ours today)
+        # (a no-op for views without a created-timestamp column)
         store.get_historical_features(
             entity_df=chunk, features=service, filter_by_created_timestamp=True
         ).to_df()
-        for chunk in _chunks(entities[ENTITY_COLUMNS], chunk_rows)
+        for chunk in _chunks(entities[entity_columns(keys, requested)], chunk_rows)
     ]
     names = list(service_schema(service))
     frame = join_back(entities, pd.concat(parts, ignore_index=True), names)
-    leakage.check_frame(store, service, frame)
+    leakage.check_frame(store, service, frame, task.label)
     return frame
 
 
@@ -147,5 +169,10 @@ def join_back(entities: pd.DataFrame, features: pd.DataFrame, names: list[str]) 
         raise DataError(
             f"Feast answered {len(ids)} rows ({ids.nunique()} distinct row ids) for "
             f"{len(entities)} entity rows: the frame cannot be joined back one to one"
+        )
+    clash = [n for n in names if n in entities.columns]
+    if clash:
+        raise DataError(
+            f"feature(s) {clash} have the names of entity columns: rename them in the view"
         )
     return entities.join(features.set_index(ROW_ID)[names].astype("float64"), on=ROW_ID)

@@ -9,7 +9,7 @@ shows an offending row and, when it can, the later row the value came from.
 
 Request-time (on-demand) features are computed from the entity row itself and have no event
 timestamp; they are not checked here. Sources with a created-timestamp column are refused: the
-guard would need Feast's created-timestamp tie-break, which no view of this repo uses.
+guard would need Feast's created-timestamp tie-break, which the platform's views never have.
 """
 
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from training.errors import DataError, LeakageError
-from training.labels import LABEL, ROW_ID, TIMESTAMP
+from training.examples import LABEL, ROW_ID, TIMESTAMP
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,12 +40,13 @@ class ViewTable:
     features: list[str]
 
 
-def check_label(names: list[str]) -> None:
-    """The label must never be a feature, under its plain or full (`view__name`) name."""
-    leaking = [n for n in names if n == LABEL or n.endswith(f"__{LABEL}")]
+def check_label(names: list[str], label: str) -> None:
+    """The label must never be a feature, under its task's name or the frame's, plain or full
+    (`view__name`)."""
+    leaking = [n for n in names if any(n == x or n.endswith(f"__{x}") for x in (label, LABEL))]
     if leaking:
         raise LeakageError(
-            f"the label {LABEL!r} is among the features ({leaking}): remove it from the "
+            f"the label {label!r} is among the features ({leaking}): remove it from the "
             "FeatureService; a model that reads its own answer learns nothing"
         )
 
@@ -77,11 +78,13 @@ def _view_table(store: "FeatureStore", projection) -> ViewTable:
     return ViewTable(view.name, path, keys, source.timestamp_field, view.ttl, features)
 
 
-def check_frame(store: "FeatureStore", service: "FeatureService", frame: pd.DataFrame) -> None:
+def check_frame(
+    store: "FeatureStore", service: "FeatureService", frame: pd.DataFrame, label: str
+) -> None:
     """Raise LeakageError naming every feature whose values were not known in time."""
     import duckdb
 
-    check_label([f.name for p in service.feature_view_projections for f in p.features])
+    check_label([f.name for p in service.feature_view_projections for f in p.features], label)
     con = duckdb.connect()
     try:
         for table in view_tables(store, service):
@@ -180,9 +183,15 @@ def _first_later(con, table: ViewTable, row: pd.Series, name: str):
         f"SELECT min(\"{table.timestamp}\") FROM read_parquet('{table.path}') WHERE {where} "
         f'AND "{table.timestamp}" > ? AND abs(CAST("{name}" AS DOUBLE) - ?) <= 1e-9'
     )
-    params = [row[e] for e in table.keys.values()] + [row[TIMESTAMP], float(row[name])]
+    keys = [_plain(row[e]) for e in table.keys.values()]
+    params = [*keys, row[TIMESTAMP], float(row[name])]
     found = con.execute(sql, params).fetchone()[0]
     return None if found is None or pd.isna(found) else found
+
+
+def _plain(value):
+    """A Python value for DuckDB (which takes no NumPy scalars as parameters)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _stamp(value) -> str:

@@ -1,4 +1,4 @@
-"""The first stage of a run: labelled flights -> a validated, fingerprinted, saved frame.
+"""The first stage of a run: labelled examples -> a validated, fingerprinted, saved frame.
 
 Built through Feast (and its leakage guard), or read back from a saved frame to reproduce a
 run; either way it is validated against the FeatureService as the registry knows it now.
@@ -13,7 +13,6 @@ import pandas as pd
 
 from training import dataset, frames
 from training.errors import DataError
-from training.labels import LABEL, load_entities
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -43,18 +42,18 @@ def prepare(
     saved: Path | None = None,
     store: "FeatureStore | None" = None,
 ) -> Prepared:
-    # labels first: a platform without an offline store should hear that, not "no registry"
-    entities = None if saved else _labels(settings, report)
+    # examples first: a platform without an offline store should hear that, not "no registry"
+    examples = None if saved else _examples(settings, report)
     store = store or frames.open_store(settings.feature_repo)
-    service = frames.get_service(store, settings.feature_service)
+    service = frames.get_service(store, settings.service)
     start = time.perf_counter()
-    frame = dataset.load_frame(saved) if saved else _build(settings, entities, store, service)
+    frame = dataset.load_frame(saved) if saved else _build(settings, examples, store, service)
     seconds = 0.0 if saved else time.perf_counter() - start
     schema = frames.service_schema(service)
     missing = dataset.validate_frame(frame, schema)
     report(
         "frame",
-        f"{len(frame)} rows x {len(schema)} features of {settings.feature_service}"
+        f"{len(frame)} rows x {len(schema)} features of {settings.service}"
         + (f" from {saved}" if saved else " through Feast, leakage guard passed"),
     )
     path = saved or dataset.save_frame(frame, settings.frames_dir)
@@ -67,25 +66,30 @@ def prepare(
     return Prepared(frame, schema, refs, missing, fingerprint, path, registry, seconds)
 
 
-def _labels(settings: TrainingSettings, report: Report) -> pd.DataFrame:
-    entities = load_entities(settings.flights_table)
+def _examples(settings: TrainingSettings, report: Report) -> pd.DataFrame:
+    examples = frames.load_examples(settings)
+    task = settings.task
+    positive = examples[task.label].astype("int64").mean() if len(examples) else 0.0
     report(
-        "labels",
-        f"{len(entities)} flights at their prediction times, {entities[LABEL].mean():.1%} late",
+        "examples",
+        f"{len(examples)} examples of {task.name} ({task.examples}), {positive:.1%} positive",
     )
-    return entities
+    return examples
 
 
 def _build(
     settings: TrainingSettings,
-    entities: pd.DataFrame,
+    examples: pd.DataFrame | None,
     store: "FeatureStore",
     service: "FeatureService",
 ) -> pd.DataFrame:
-    if entities.empty:
-        raise DataError("no entity rows: the offline flights table is empty")
+    if examples is None or examples.empty:
+        raise DataError(f"no examples: the offline table {settings.examples_table} is empty")
     frames.check_sources(store, service)
-    return frames.historical_frame(store, service, entities, settings.frame_chunk_rows)
+    entities = frames.entities_for(store, service, examples, settings.task)
+    return frames.historical_frame(
+        store, service, entities, settings.frame_chunk_rows, settings.task
+    )
 
 
 def _worst(missing: dict[str, float], top: int = 3) -> str:

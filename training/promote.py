@@ -1,11 +1,14 @@
 """The promotion gate, rollback, and the record of every decision.
 
 The rule: both models are scored on the same most recent held-out period of the store, the
-latest `holdout_days` of labelled flights on or after both models' test start (so neither was
-fitted or calibrated on them). The challenger is promoted only when
+latest `holdout` (the task's, or `holdout_days`) of labelled examples on or after both models'
+test start (so neither was fitted or calibrated on them), each on the features of the
+FeatureService it was trained on.
+The challenger is promoted only when
 
-  1. the lower end of the 95% paired-bootstrap interval of AUC(challenger) - AUC(champion)
-     is above `min_auc_gain` (better beyond the noise of which flights happened to occur),
+  1. the lower end of the 95% paired-bootstrap interval of its gain on the task's gate metric
+     (ROC AUC by default) is above `min_gain` (better beyond the noise of which examples
+     happened to occur),
   2. its p95 one-row `predict_proba` latency is within `latency_budget_ms`, and
   3. its MLflow artifacts fit in `size_budget_mb`;
 
@@ -17,7 +20,7 @@ the versions and the metrics.
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from training import evaluate, frames, registry, tune
-from training.contract import check_contract
+from training.contract import ModelContract
 from training.errors import RegistryError
-from training.labels import LABEL, TIMESTAMP, load_entities
+from training.examples import LABEL, TIMESTAMP
+from training.fit import Baseline
 from training.report import Report, silent
 from training.settings import TrainingSettings
 
@@ -52,15 +56,18 @@ class Version:
     """A registered version, its model and the contract it was trained on."""
 
     number: str
-    tags: dict[str, str]
+    contract: ModelContract
+    run_id: str
     test_start: datetime
     model: Any
 
     @property
     def names(self) -> list[str]:
-        import json
+        return self.contract.feature_names
 
-        return json.loads(self.tags["feature_names"])
+    @property
+    def service(self) -> str:
+        return self.contract.feature_service
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return self.model.predict_proba(frame[self.names].astype("float64"))[:, 1]
@@ -70,6 +77,7 @@ def load_version(mlflow: Any, name: str, number: str) -> Version:
     import mlflow as mlflow_module
 
     version = mlflow.get_model_version(name, number)
+    contract = ModelContract.from_tags(dict(version.tags), f"{name} version {number}")
     params = mlflow.get_run(version.run_id).data.params
     if "test_start" not in params:
         raise RegistryError(
@@ -79,31 +87,50 @@ def load_version(mlflow: Any, name: str, number: str) -> Version:
     test_start = datetime.fromisoformat(params["test_start"]).astimezone(UTC)
     uri = mlflow.get_model_version_download_uri(name, number)
     model = mlflow_module.sklearn.load_model(uri)
-    return Version(str(number), dict(version.tags), test_start, model)
+    return Version(str(number), contract, version.run_id, test_start, model)
 
 
-def holdout(settings: TrainingSettings, versions: list[Version]) -> pd.DataFrame:
-    """The latest `holdout_days` of labelled flights none of `versions` saw, with features."""
-    entities = load_entities(settings.flights_table)
-    end = entities[TIMESTAMP].max()
-    start = max([end - timedelta(days=settings.holdout_days), *(v.test_start for v in versions)])
-    rows = entities[entities[TIMESTAMP] >= start].reset_index(drop=True)
-    if rows[LABEL].nunique() < 2:
+@dataclass(frozen=True)
+class Holdout:
+    """The held-out examples: their labels and period, and their features per service."""
+
+    labels: np.ndarray
+    rows: pd.DataFrame  # the entity rows (row_id, keys, event_timestamp, label, ...)
+    features: dict[str, pd.DataFrame]  # service -> frame in the same row order
+
+    def predict(self, version: Version) -> np.ndarray:
+        return version.predict(self.features[version.service])
+
+    def period(self) -> dict[str, str]:
+        at = self.rows[TIMESTAMP]
+        return {"period_start": at.min().isoformat(), "period_end": at.max().isoformat()}
+
+
+def holdout(settings: TrainingSettings, versions: list[Version]) -> Holdout:
+    """The latest `holdout_days` of labelled examples none of `versions` saw, with the
+    features of every service the versions name (usually one)."""
+    task = settings.task
+    examples = frames.load_examples(settings)
+    at = examples[task.time] - task.lead
+    end = at.max()
+    start = max([end - settings.holdout, *(v.test_start for v in versions)])
+    rows = examples[at >= start].reset_index(drop=True)
+    positive = rows[task.label].astype("int64")
+    if positive.nunique() < 2:
         raise RegistryError(
-            f"the held-out period from {start:%Y-%m-%d %H:%M} holds {len(rows)} flights with "
-            f"{rows[LABEL].nunique()} outcome(s): no fair comparison; add newer data first"
+            f"the held-out period from {start:%Y-%m-%d %H:%M} holds {len(rows)} examples with "
+            f"{positive.nunique()} outcome(s): no fair comparison; add newer data first"
         )
-    return _with_features(settings, rows, {v.tags["feature_service"] for v in versions})
-
-
-def _with_features(settings: TrainingSettings, rows: pd.DataFrame, services: set[str]):
-    """Rows with the features of every service the versions name (usually one)."""
     store = frames.open_store(settings.feature_repo)
-    for name in sorted(services):
+    built = {}
+    for name in sorted({v.service for v in versions}):
         service = frames.get_service(store, name)
-        built = frames.historical_frame(store, service, rows, settings.frame_chunk_rows)
-        rows = rows.join(built[[c for c in built.columns if c not in rows.columns]])
-    return rows
+        entities = frames.entities_for(store, service, rows, task)
+        built[name] = frames.historical_frame(
+            store, service, entities, settings.frame_chunk_rows, task
+        )
+    first = next(iter(built.values()))
+    return Holdout(first[LABEL].to_numpy(), first, built)
 
 
 def p95_latency_ms(version: Version, frame: pd.DataFrame) -> float:
@@ -140,32 +167,29 @@ def evidence(
     settings: TrainingSettings, mlflow: Any, challenger: Version, champion: Version
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Metrics of both models on the shared held-out period, the gain, latency and size."""
-    frame = holdout(settings, [challenger, champion])
-    y = frame[LABEL].to_numpy()
-    seed, samples = settings.seed, settings.bootstrap_samples
-    p_new, p_old = challenger.predict(frame), champion.predict(frame)
+    held = holdout(settings, [challenger, champion])
+    y, seed, samples = held.labels, settings.seed, settings.bootstrap_samples
+    p_new, p_old = held.predict(challenger), held.predict(champion)
+    metric = settings.task.gate_metric
     metrics = {
         **evaluate.scores("challenger", y, p_new, seed, samples),
         **evaluate.scores("champion", y, p_old, seed, samples),
-        **evaluate.paired_auc_gain(y, p_new, p_old, seed, samples),
-        "challenger_p95_latency_ms": p95_latency_ms(challenger, frame),
-        "challenger_size_mb": size_mb(mlflow, settings.model_name, challenger.number),
-        "rows": float(len(frame)),
+        **evaluate.paired_gain(y, p_new, p_old, metric, seed, samples),
+        "challenger_p95_latency_ms": p95_latency_ms(challenger, held.features[challenger.service]),
+        "challenger_size_mb": size_mb(mlflow, settings.model, challenger.number),
+        "rows": float(len(y)),
     }
-    period = {
-        "period_start": frame[TIMESTAMP].min().isoformat(),
-        "period_end": frame[TIMESTAMP].max().isoformat(),
-    }
-    return metrics, period
+    return metrics, held.period()
 
 
 def rule(metrics: dict[str, float], settings: TrainingSettings) -> list[str]:
     """Why the challenger may not be promoted; empty when it may."""
     reasons = []
-    if not metrics["auc_gain_ci_low"] > settings.min_auc_gain:
+    metric = settings.task.gate_metric
+    if not metrics["gain_ci_low"] > settings.min_gain:
         reasons.append(
-            f"ROC AUC gain {metrics['auc_gain']:+.4f} (95% CI {metrics['auc_gain_ci_low']:+.4f} "
-            f"to {metrics['auc_gain_ci_high']:+.4f}) is not above {settings.min_auc_gain} "
+            f"{metric} gain {metrics['gain']:+.4f} (95% CI {metrics['gain_ci_low']:+.4f} "
+            f"to {metrics['gain_ci_high']:+.4f}) is not above {settings.min_gain} "
             "beyond the bootstrap noise"
         )
     if metrics["challenger_p95_latency_ms"] > settings.latency_budget_ms:
@@ -184,7 +208,7 @@ def rule(metrics: dict[str, float], settings: TrainingSettings) -> list[str]:
 def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
     """Compare @challenger with @champion and move the champion alias if the rule allows."""
     mlflow = registry.client(settings)
-    name = settings.model_name
+    name = settings.model
     new = registry.version_by_alias(mlflow, name, registry.CHALLENGER)
     if new is None:
         raise RegistryError(
@@ -201,9 +225,9 @@ def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
         )
     challenger = load_version(mlflow, name, str(new.version))
     champion = load_version(mlflow, name, str(old.version))
-    check_contract(frames.open_store(settings.feature_repo), challenger.tags)
+    challenger.contract.check(frames.open_store(settings.feature_repo))
     metrics, period = evidence(settings, mlflow, challenger, champion)
-    report("compare", _comparison(metrics, period))
+    report("compare", _comparison(metrics, period, settings.task.gate_metric))
     reasons = rule(metrics, settings)
     if not reasons:
         registry.make_champion(mlflow, name, challenger.number, champion.number)
@@ -215,13 +239,13 @@ def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
     )
 
 
-def _comparison(metrics: dict[str, float], period: dict[str, str]) -> str:
+def _comparison(metrics: dict[str, float], period: dict[str, str], metric: str) -> str:
     m = metrics
     return (
-        f"{int(m['rows'])} held-out flights {period['period_start'][:16]} to "
-        f"{period['period_end'][:16]}: ROC AUC challenger {m['challenger_roc_auc']:.4f} vs "
-        f"champion {m['champion_roc_auc']:.4f}, gain {m['auc_gain']:+.4f} "
-        f"[{m['auc_gain_ci_low']:+.4f}, {m['auc_gain_ci_high']:+.4f}]; "
+        f"{int(m['rows'])} held-out examples {period['period_start'][:16]} to "
+        f"{period['period_end'][:16]}: {metric} challenger {m[f'challenger_{metric}']:.4f} vs "
+        f"champion {m[f'champion_{metric}']:.4f}, gain {m['gain']:+.4f} "
+        f"[{m['gain_ci_low']:+.4f}, {m['gain_ci_high']:+.4f}]; "
         f"p95 latency {m['challenger_p95_latency_ms']:.2f} ms, "
         f"size {m['challenger_size_mb']:.2f} MB"
     )
@@ -230,7 +254,7 @@ def _comparison(metrics: dict[str, float], period: dict[str, str]) -> str:
 def first_model(settings: TrainingSettings, version: str, report: Report = silent) -> Decision:
     """No champion yet: the version becomes champion without a comparison, and says so."""
     mlflow = registry.client(settings)
-    registry.make_champion(mlflow, settings.model_name, version, None)
+    registry.make_champion(mlflow, settings.model, version, None)
     reasons = ["there was no champion: the first model is promoted without a comparison"]
     return record(settings, Decision(FIRST, version, None, version, reasons))
 
@@ -238,7 +262,7 @@ def first_model(settings: TrainingSettings, version: str, report: Report = silen
 def rollback(settings: TrainingSettings) -> Decision:
     """Put back the champion the current one replaced (its `previous_champion` tag)."""
     mlflow = registry.client(settings)
-    name = settings.model_name
+    name = settings.model
     current = registry.version_by_alias(mlflow, name, registry.CHAMPION)
     if current is None:
         raise RegistryError(f"no {name}@champion: nothing to roll back")
@@ -265,7 +289,7 @@ def record(settings: TrainingSettings, decision: Decision) -> Decision:
         "decision": decision.action,
         "actor": settings.actor,
         "decided_at": datetime.now(UTC).isoformat(),
-        "model_name": settings.model_name,
+        "model_name": settings.model,
         "challenger": decision.challenger or "",
         "champion_before": decision.champion_before or "",
         "champion_after": decision.champion_after or "",
@@ -277,7 +301,7 @@ def record(settings: TrainingSettings, decision: Decision) -> Decision:
     if decision.challenger:
         client = registry.client(settings)
         client.set_model_version_tag(
-            settings.model_name,
+            settings.model,
             decision.challenger,
             "last_decision",
             f"{decision.action} ({run.info.run_id})",
@@ -288,13 +312,16 @@ def record(settings: TrainingSettings, decision: Decision) -> Decision:
 def _budgets(settings: TrainingSettings) -> dict[str, str]:
     keys = [
         "holdout_days",
-        "min_auc_gain",
+        "min_gain",
         "latency_budget_ms",
         "size_budget_mb",
         "seed",
         "bootstrap_samples",
     ]
-    return {key: str(getattr(settings, key)) for key in keys}
+    return {
+        **{key: str(getattr(settings, key)) for key in keys},
+        "gate_metric": settings.task.gate_metric,
+    }
 
 
 def evaluate_version(
@@ -304,29 +331,23 @@ def evaluate_version(
     import mlflow as mlflow_module
 
     mlflow = registry.client(settings)
-    name = settings.model_name
+    name = settings.model
     if number is None:
         found = registry.version_by_alias(mlflow, name, alias or registry.CHAMPION)
         if found is None:
             raise RegistryError(f"no {name}@{alias or registry.CHAMPION} to evaluate")
         number = str(found.version)
     version = load_version(mlflow, name, number)
-    run_id = mlflow.get_model_version(name, number).run_id
-    baseline = mlflow_module.artifacts.load_dict(f"runs:/{run_id}/baseline.json")
-    frame = holdout(settings, [version])
-    y, seed, samples = frame[LABEL].to_numpy(), settings.seed, settings.bootstrap_samples
-    rates = frame["carrier"].map(baseline["rates"]).fillna(baseline["overall"]).to_numpy()
+    saved = mlflow_module.artifacts.load_dict(f"runs:/{version.run_id}/baseline.json")
+    held = holdout(settings, [version])
+    y, seed, samples = held.labels, settings.seed, settings.bootstrap_samples
+    rates = Baseline.from_dict(saved).predict(held.rows)
     metrics = {
-        **evaluate.scores("holdout", y, version.predict(frame), seed, samples),
+        **evaluate.scores("holdout", y, held.predict(version), seed, samples),
         **evaluate.scores("baseline_holdout", y, rates, seed, samples),
-        "rows": float(len(frame)),
+        "rows": float(len(y)),
     }
-    period = {
-        "period_start": frame[TIMESTAMP].min().isoformat(),
-        "period_end": frame[TIMESTAMP].max().isoformat(),
-        "version": number,
-    }
-    return number, metrics, period
+    return number, metrics, {**held.period(), "version": number}
 
 
 def record_evaluation(
@@ -335,7 +356,7 @@ def record_evaluation(
     import mlflow
 
     experiment_id = registry.use_tracking(settings)
-    tags = {"kind": "evaluation", "actor": settings.actor, "model_name": settings.model_name}
+    tags = {"kind": "evaluation", "actor": settings.actor, "model_name": settings.model}
     with mlflow.start_run(experiment_id=experiment_id, run_name="evaluate", tags=tags) as run:
         mlflow.log_params(period)
         mlflow.log_metrics(metrics)

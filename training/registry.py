@@ -1,22 +1,20 @@
 """MLflow: one run per training, its model registered by name under the aliases `challenger`
 and `champion`.
 
-A registered version carries its contract with serving as tags: `feature_service` (the
-FeatureService's name), `feature_names` (JSON list, the column order the model expects) and
-`feature_types` (JSON object, the registry's Feast type of each feature). Feast's MLflow
-integration adds the run's `feast.*` tags, `feast_features.json` and the version's
-`feast.feature_service` tag.
+A registered version carries its contract with serving as tags (training.contract writes and
+reads them). Feast's MLflow integration adds the run's `feast.*` tags, `feast_features.json`
+and the version's `feast.feature_service` tag.
 
 Alias moves are single MLflow calls (one database transaction each), so an alias always points
 at a whole version. A version that becomes champion first records the champion it replaces in
 its `previous_champion` tag; `rollback` follows that tag.
 """
 
-import json
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from training.contract import ModelContract
 from training.settings import ROOT, TrainingSettings
 
 if TYPE_CHECKING:
@@ -119,22 +117,16 @@ def log_files(folder: Path, artifact_path: str) -> None:
     mlflow.log_artifacts(str(folder), artifact_path)
 
 
-def contract_tags(feature_service: str, schema: dict[str, str]) -> dict[str, str]:
-    return {
-        "feature_service": feature_service,
-        "feature_names": json.dumps(list(schema)),
-        "feature_types": json.dumps(schema),
-    }
-
-
-def register(settings: TrainingSettings, feast: Any, model_uri: str, schema: dict[str, str]) -> str:
+def register(
+    settings: TrainingSettings, feast: Any, model_uri: str, contract: ModelContract
+) -> str:
     """A new version, tagged with its contract, then aliased `challenger`."""
-    version = str(feast.register_model(model_uri, settings.model_name).version)
+    version = str(feast.register_model(model_uri, settings.model).version)
     mlflow = client(settings)
     # tags first: a version an alias points at always carries its contract
-    for key, value in contract_tags(settings.feature_service, schema).items():
-        mlflow.set_model_version_tag(settings.model_name, version, key, value)
-    mlflow.set_registered_model_alias(settings.model_name, CHALLENGER, version)
+    for key, value in contract.tags().items():
+        mlflow.set_model_version_tag(settings.model, version, key, value)
+    mlflow.set_registered_model_alias(settings.model, CHALLENGER, version)
     return version
 
 

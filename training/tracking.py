@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training import evaluate, registry
+from training.examples import LABEL
 from training.fit import Fitted, predict, run_params
-from training.labels import LABEL
 from training.prepare import Prepared
 from training.settings import TrainingSettings
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def run_tags(settings: TrainingSettings, prepared: Prepared) -> dict[str, str]:
     return {
-        "feature_service": settings.feature_service,
+        "feature_service": settings.service,
         "frame_fingerprint": prepared.fingerprint,
         "feast_registry_fingerprint": prepared.registry_fingerprint,
         "code_version": registry.code_version(),
@@ -63,7 +63,7 @@ def _log_documents(settings: TrainingSettings, prepared: Prepared, fitted: Fitte
     import mlflow
 
     mlflow.log_dict(
-        {"feature_service": settings.feature_service, "features": prepared.schema},
+        {"feature_service": settings.service, "features": prepared.schema},
         "feature_schema.json",
     )
     mlflow.log_dict(prepared.missing, "missing_values.json")
@@ -78,7 +78,7 @@ def _plots(folder: Path, prepared: Prepared, fitted: Fitted) -> Path:
     y = test[LABEL].to_numpy()
     predictions = {
         "model": predict(fitted.model, test, prepared.names),
-        "baseline": fitted.baseline.predict(test["carrier"]),
+        "baseline": fitted.baseline.predict(test),
     }
     evaluate.save_plots(folder, y, predictions, fitted.importance)
     return folder

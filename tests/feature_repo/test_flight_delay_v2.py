@@ -5,17 +5,17 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines import jobs, materialize, transform
-from pipelines.windows import load_declarations
+from pipelines import jobs, stages, transform
 from tests.pipelines.feature_platform import feature_platform, source_frames
 from tests.pipelines.window_reference import prepare, reference
+from training.examples import MISSING_KEY
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):
     settings = feature_platform(tmp_path_factory.mktemp("v2"), source_frames())
-    jobs.build_features(settings)
-    materialize.apply(settings.feature_repo)
+    stages.transform(settings)
+    stages.apply(settings)
     return settings
 
 
@@ -23,10 +23,10 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 def frame(built) -> pd.DataFrame:
     from feast import FeatureStore
 
-    flights = pl.read_parquet(built.offline / "flights.parquet").with_row_index("row")
+    flights = pl.read_parquet(built.offline / "flight_outcomes.parquet").with_row_index("row")
     entities = flights.select(
         pl.col("row").cast(pl.Int64),
-        pl.col("tailnum").fill_null("UNKNOWN"),
+        pl.col("tailnum").fill_null(MISSING_KEY),
         "carrier",
         "origin",
         "dest",
@@ -46,11 +46,9 @@ def _value(v):
 
 
 def test_every_windowed_feature_equals_the_reference(built, frame) -> None:
-    decl = load_declarations(built.feature_repo)
-    flights = pl.read_parquet(sorted((built.validated / "flights").glob("*/*.parquet")))
-    airports = pl.read_parquet(sorted((built.validated / "airports").glob("*/*.parquet")))
-    events = transform.event_tables(transform.flight_outcomes(flights.lazy(), airports))
-    for view in decl.WINDOWED:
+    domain = built.domain
+    events = transform.derive(domain, jobs.inputs(domain, built.validated, None))
+    for view in domain.windowed():
         rows = prepare(events[view.source].collect(), view)
         counted = {f"{a.name}_{w}" for a in view.aggregations for w in view.windows
                    if a.kind in ("count", "total")}  # fmt: skip

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from pipelines.settings import PipelineSettings
+from training.examples import MISSING_KEY
 
-VIEWS = {  # view -> (join key, ttl), as declared in feature_repo/flights.py
+VIEWS = {  # view -> (join key, ttl), as declared in feature_repo/views.py
     "aircraft_history": ("tailnum", timedelta(days=7)),
     "carrier_performance": ("carrier", timedelta(days=30)),
     "origin_weather": ("origin", timedelta(hours=3)),
@@ -73,10 +74,10 @@ def _same(a, b) -> bool:
 
 
 def test_every_fixture_flight_matches_the_brute_force_reference(store, platform) -> None:
-    flights = pl.read_parquet(platform.offline / "flights.parquet").with_row_index("row")
+    flights = pl.read_parquet(platform.offline / "flight_outcomes.parquet").with_row_index("row")
     entities = flights.select(
         pl.col("row").cast(pl.Int64),
-        pl.col("tailnum").fill_null("UNKNOWN"),
+        pl.col("tailnum").fill_null(MISSING_KEY),
         "carrier",
         "origin",
         pl.col("prediction_time").alias("event_timestamp"),

@@ -10,14 +10,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from larder.domain import load
 from pipelines import __main__ as cli
 from pipelines import ingest as ingest_module
-from pipelines import readers
+from pipelines import readers, stages
 from pipelines.errors import ContractError, PipelineError
 from pipelines.ingest import ingest
 from pipelines.settings import PipelineSettings
 from pipelines.validate import validate
-from tests.conftest import FIXTURE, new_platform
+from tests.conftest import FIXTURE, FLIGHTS, new_platform
+
+SOURCES = load(FLIGHTS).sources
 
 FLIGHTS_CSV = zipfile.ZipFile(FIXTURE / "flights.csv.zip").read("flights.csv").decode()
 HEADER, *ROWS = FLIGHTS_CSV.strip().split("\n")
@@ -30,7 +33,7 @@ FIRST = ROWS[
 def platform_(tmp_path: Path) -> PipelineSettings:
     """The fixture's tables ingested and validated; a landing folder `drop/` beside them."""
     settings = new_platform(tmp_path)
-    ingest(FIXTURE, settings.raw)
+    ingest(FIXTURE, settings.raw, SOURCES)
     validate_run(settings)
     (tmp_path / "drop").mkdir()
     return settings
@@ -38,11 +41,11 @@ def platform_(tmp_path: Path) -> PipelineSettings:
 
 def validate_run(settings: PipelineSettings, max_bad_share: float | None = None):
     share = settings.max_bad_share if max_bad_share is None else max_bad_share
-    return validate(settings.raw, settings.validated, settings.quarantine, share)
+    return validate(SOURCES, settings.raw, settings.validated, settings.quarantine, share)
 
 
 def drop(settings: PipelineSettings, name: str, content: str | bytes) -> Path:
-    path = settings.data_dir.parent / "drop" / name
+    path = settings.feature_repo.parent / "drop" / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     return path.parent
 
@@ -54,7 +57,7 @@ def flights_with(*rows: str, header: str = HEADER) -> str:
 def rejected(settings: PipelineSettings, name: str, content: str | bytes) -> str:
     """Ingest one bad file: it is rejected, recorded, and no zone changes; its message."""
     before = _zone_files(settings)
-    (result,) = ingest(drop(settings, name, content), settings.raw)
+    (result,) = ingest(drop(settings, name, content), settings.raw, SOURCES)
     assert result.outcome == "rejected"
     assert _zone_files(settings) == before
     entry = json.loads((settings.raw / "_manifest.json").read_text())[-1]
@@ -70,7 +73,7 @@ def _zone_files(settings: PipelineSettings) -> dict[Path, bytes]:
 
 def quarantined(settings: PipelineSettings, name: str, content: str) -> set[tuple[str, str, str]]:
     """Ingest and validate one file; (rule, column, value) of its quarantined rows."""
-    (result,) = ingest(drop(settings, name, content), settings.raw)
+    (result,) = ingest(drop(settings, name, content), settings.raw, SOURCES)
     assert result.outcome == "ingested", result.message
     validate_run(settings, max_bad_share=1.0)  # a few rows, some bad: keep the file
     bad = pl.read_parquet(settings.quarantine / "flights" / "*" / "*.parquet")
@@ -83,7 +86,7 @@ def test_an_empty_file_is_rejected_as_empty(platform_) -> None:
 
 
 def test_a_header_only_file_ingests_nothing_and_says_so(platform_) -> None:
-    (result,) = ingest(drop(platform_, "flights_extra.csv", HEADER + "\n"), platform_.raw)
+    (result,) = ingest(drop(platform_, "flights_extra.csv", HEADER + "\n"), platform_.raw, SOURCES)
     assert (result.outcome, result.rows) == ("empty", 0)
     assert "no rows" in result.message
 
@@ -137,7 +140,7 @@ def test_nan_and_infinities_are_quarantined(platform_) -> None:
     head, first, second = weather[0], weather[1], weather[2]
     bad = [_weather_moved(first, "NaN"), _weather_moved(second, "inf")]
     (result,) = ingest(
-        drop(platform_, "weather_fix.csv", "\n".join([head, *bad]) + "\n"), platform_.raw
+        drop(platform_, "weather_fix.csv", "\n".join([head, *bad]) + "\n"), platform_.raw, SOURCES
     )
     validate_run(platform_, max_bad_share=1.0)
     got = pl.read_parquet(platform_.quarantine / "weather" / "*" / "*.parquet")
@@ -200,7 +203,7 @@ def test_the_same_file_dropped_twice_changes_nothing(platform_) -> None:
     landing = drop(platform_, "flights.csv.zip", (FIXTURE / "flights.csv.zip").read_bytes())
     drop(platform_, "flights_copy.csv.zip", (FIXTURE / "flights.csv.zip").read_bytes())
     before = {p: p.read_bytes() for p in platform_.data_dir.rglob("*") if p.is_file()}
-    results = ingest(landing, platform_.raw)
+    results = ingest(landing, platform_.raw, SOURCES)
     assert [r.outcome for r in results] == ["skipped", "skipped"]
     assert "already ingested as flights.csv.zip" in results[1].message
     assert {p: p.read_bytes() for p in platform_.data_dir.rglob("*") if p.is_file()} == before
@@ -220,11 +223,11 @@ def test_a_parquet_that_is_not_parquet_is_named(platform_) -> None:
 
 
 def test_a_parquet_drop_lands_like_its_csv(platform_, tmp_path: Path) -> None:
-    frame = ingest_module.read_source(ingest_module.TABLES["flights"], FIXTURE / "flights.csv.zip")
+    frame = ingest_module.read_source(SOURCES["flights"], FIXTURE / "flights.csv.zip")
     moved = frame.with_columns(pl.col("day") + 7, pl.col("time_hour").dt.offset_by("7d"))
-    path = platform_.data_dir.parent / "drop" / "flights_jan8.parquet"
+    path = platform_.feature_repo.parent / "drop" / "flights_jan8.parquet"
     moved.to_pandas().to_parquet(path)  # as pandas writes it: nullable ints become floats
-    (result,) = ingest(path.parent, platform_.raw)
+    (result,) = ingest(path.parent, platform_.raw, SOURCES)
     assert (result.outcome, result.rows) == ("ingested", frame.height)
     validate_run(platform_)
     valid = pl.read_parquet(platform_.validated / "flights" / "*" / "*.parquet")
@@ -239,7 +242,7 @@ def test_a_large_file_is_streamed_in_blocks(platform_, monkeypatch) -> None:
         readers, "_parse_block", lambda b, h, n: blocks.append(len(b)) or real(b, h, n)
     )
     raw = platform_.data_dir / "raw2"
-    ingest(FIXTURE, raw)
+    ingest(FIXTURE, raw, SOURCES)
     assert len(blocks) > 10 and max(blocks) < 4_000
     frame = pl.read_parquet(raw / "flights" / "*" / "*.parquet")
     assert frame.height == len(ROWS)
@@ -255,7 +258,9 @@ def test_a_crash_mid_ingest_leaves_raw_zone_and_manifest_as_they_were(
 
     monkeypatch.setattr(ingest_module, "publish", crash)
     with pytest.raises(OSError):
-        ingest(drop(platform_, "flights_x.csv", flights_with(_moved(FIRST, 8))), platform_.raw)
+        ingest(
+            drop(platform_, "flights_x.csv", flights_with(_moved(FIRST, 8))), platform_.raw, SOURCES
+        )
     after = {
         p: p.read_bytes()
         for p in platform_.raw.rglob("*")
@@ -267,7 +272,7 @@ def test_a_crash_mid_ingest_leaves_raw_zone_and_manifest_as_they_were(
 def test_too_many_bad_rows_reject_the_file_and_the_previous_version_stays(platform_) -> None:
     before = _zone_files(platform_)
     bad = [r.replace(",EWR,", ",XXX,") for r in ROWS]  # unknown origin everywhere
-    (result,) = ingest(drop(platform_, "flights.csv", flights_with(*bad)), platform_.raw)
+    (result,) = ingest(drop(platform_, "flights.csv", flights_with(*bad)), platform_.raw, SOURCES)
     with pytest.raises(ContractError, match="flights.*exists_in"):
         validate_run(platform_)
     after = _zone_files(platform_)
@@ -284,10 +289,10 @@ def test_too_many_bad_rows_reject_the_file_and_the_previous_version_stays(platfo
 def test_a_late_correction_replaces_its_month_and_names_it_as_changed(platform_) -> None:
     fixed = [r.replace(",212,", ",213,") for r in ROWS]  # a corrected distance
     frame = pl.read_csv(flights_with(*fixed).encode(), infer_schema=False)
-    path = platform_.data_dir.parent / "drop" / "flights.csv.zip"
+    path = platform_.feature_repo.parent / "drop" / "flights.csv.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("flights.csv", frame.write_csv())
-    (result,) = ingest(path.parent, platform_.raw)
+    (result,) = ingest(path.parent, platform_.raw, SOURCES)
     assert result.late_months == ("2013-01",)
     validate_run(platform_)
     valid = pl.read_parquet(platform_.validated / "flights" / "*" / "*.parquet")
@@ -299,9 +304,9 @@ def test_a_late_correction_replaces_its_month_and_names_it_as_changed(platform_)
 
 def test_the_report_is_written_in_three_forms_and_linked(platform_, capsys) -> None:
     (result,) = ingest(
-        drop(platform_, "flights_x.csv", flights_with(_moved(FIRST, 8))), platform_.raw
+        drop(platform_, "flights_x.csv", flights_with(_moved(FIRST, 8))), platform_.raw, SOURCES
     )
-    said = cli.run_validate(platform_)
+    said = cli._validated(stages.validate(platform_))
     printed = capsys.readouterr().err
     page = Path(printed.split("report flights/flights_x.csv@")[1].split(": ", 1)[1].split()[0])
     assert page.exists() and "<svg" in page.read_text()
@@ -313,8 +318,8 @@ def test_the_report_is_written_in_three_forms_and_linked(platform_, capsys) -> N
 
 def test_the_cli_prints_a_message_not_a_traceback(platform_, monkeypatch, capsys) -> None:
     drop(platform_, "flights_x.csv", b"")
-    monkeypatch.setenv("FLIGHTS_FEATURE_REPO", str(platform_.feature_repo))
-    code = cli.main(["ingest", "--landing", str(platform_.data_dir.parent / "drop")])
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(platform_.feature_repo))
+    code = cli.main(["ingest", "--landing", str(platform_.feature_repo.parent / "drop")])
     err = capsys.readouterr().err
     assert code == 1 and "empty file" in err and "Traceback" not in err
     assert issubclass(ContractError, PipelineError)

@@ -8,18 +8,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines import jobs
+from pipelines import jobs, stages
 from pipelines.errors import PipelineError
-from pipelines.tables import package_data_dir
-from tests.pipelines.feature_platform import feature_platform, source_frames, write_validated
+from tests.conftest import FLIGHTS
+from tests.pipelines.feature_platform import feature_platform, sample_frames, write_validated
 
 MONTHS_2013 = [f"2013-{m:02d}" for m in range(1, 13)]
 
 
 @pytest.fixture(scope="module")
-def jan_to_may() -> dict[str, pl.DataFrame]:
+def jan_to_may(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     """January to May 2013 for 30 aircraft (every flight of theirs), from the package."""
-    frames = source_frames(package_data_dir())
+    frames = sample_frames(FLIGHTS, tmp_path_factory.mktemp("sample"))
     flights = frames["flights"].filter(pl.col("month") <= 5)
     aircraft = flights["tailnum"].drop_nulls().unique().sort().gather_every(100)[:30]
     frames["flights"] = flights.filter(pl.col("tailnum").is_in(aircraft.implode()))
@@ -40,19 +40,19 @@ def _snapshot(offline: Path) -> dict[str, bytes]:
 
 def test_one_new_month_incremental_equals_full_recompute_byte_for_byte(tmp_path, jan_to_may):
     full = feature_platform(tmp_path / "full", jan_to_may)
-    jobs.build_features(full)
+    stages.transform(full)
 
     step = feature_platform(tmp_path / "step", _only(jan_to_may, 4))
-    jobs.build_features(step)
+    stages.transform(step)
     write_validated(step, {"flights": jan_to_may["flights"], "weather": jan_to_may["weather"]})
-    jobs.build_features(step, ["2013-05"])  # reads February to May, rewrites April to July
+    stages.transform(step, ["2013-05"])  # reads February to May, rewrites April to July
 
     want, got = _snapshot(full.offline), _snapshot(step.offline)
     assert sorted(got) == sorted(want)
     assert [name for name in want if got[name] != want[name]] == []
     assert pl.read_parquet(step.offline / "aircraft_today.parquet").height > 0
 
-    jobs.backfill(step, date(2013, 2, 10), date(2013, 3, 1))
+    stages.backfill(step, date(2013, 2, 10), date(2013, 3, 1))
     assert _snapshot(step.offline) == want  # idempotent
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from pipelines.tables import UTC_US
+from larder import UTC_US
 from pipelines.windows import compute
 from tests.pipelines.test_windows import VIEW
 

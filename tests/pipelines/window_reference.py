@@ -52,6 +52,8 @@ def _aggregate(agg, i: int, inside: list[dict], ts: str) -> Any:
         return sum(int(v) for v in values) / len(values) if values else None
     if agg.kind == "share":
         return sum(1 for r in inside if r[f"_if{i}"]) / len(inside) if inside else None
+    if agg.kind == "distinct":
+        return len(set(values))
     if agg.kind in ("minimum", "maximum"):
         return (min if agg.kind == "minimum" else max)(values) if values else None
     if agg.kind == "last":

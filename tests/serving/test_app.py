@@ -100,7 +100,7 @@ def test_malformed_fields_are_422_naming_the_field(client, known_flight, change,
     ],
     ids=["no body", "empty body", "form body", "broken json", "json array"],
 )
-def test_a_body_that_is_not_a_flight_is_422(client, request_args) -> None:
+def test_a_body_that_is_not_a_request_is_422(client, request_args) -> None:
     response = client.post("/predict", **request_args)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "body"

@@ -1,4 +1,5 @@
-"""The model contract: tags name the FeatureService and the features, in the model's order."""
+"""Serving and the model's contract: the tags name the FeatureService and the features in the
+model's order; a model whose contract does not match the registry is not served."""
 
 import json
 import math
@@ -6,16 +7,17 @@ import math
 import pytest
 
 from serving.errors import ModelContractError
-from serving.features import find_service, uses_full_names
 from serving.model import Champion, _contract
 from serving.reload import serve
+from training.contract import ModelContract, find_service
 
 NAMES = ["flights_7d", "temp", "distance_miles"]
 
 
 def test_tags_give_the_service_and_the_ordered_feature_names() -> None:
-    tags = {"feature_service": "flight_delay_v1", "feature_names": json.dumps(NAMES)}
-    assert _contract(tags, "m") == ("flight_delay_v1", NAMES)
+    tags = ModelContract("flight_delay_v1", dict.fromkeys(NAMES, "Float64")).tags()
+    contract = _contract(tags, "m")
+    assert (contract.feature_service, contract.feature_names) == ("flight_delay_v1", NAMES)
 
 
 @pytest.mark.parametrize(
@@ -23,8 +25,14 @@ def test_tags_give_the_service_and_the_ordered_feature_names() -> None:
     [
         ({"feature_names": json.dumps(NAMES)}, "feature_service"),
         ({"feature_service": "flight_delay_v1"}, "feature_names"),
-        ({"feature_service": "s", "feature_names": "flights_7d,temp"}, "not JSON"),
-        ({"feature_service": "s", "feature_names": json.dumps({"a": 1})}, "list of strings"),
+        (
+            {"feature_service": "s", "feature_names": "flights_7d,temp", "feature_types": "{}"},
+            "not JSON",
+        ),
+        (
+            {"feature_service": "s", "feature_names": json.dumps({"a": 1}), "feature_types": "{}"},
+            "list of strings",
+        ),
     ],
 )
 def test_a_version_without_the_contract_tags_is_refused(tags, complaint) -> None:
@@ -33,7 +41,7 @@ def test_a_version_without_the_contract_tags_is_refused(tags, complaint) -> None
 
 
 def test_the_frame_has_the_models_columns_as_floats_with_nan_for_missing() -> None:
-    champion = Champion("m", "1", "s", NAMES, estimator=None)
+    champion = Champion("m", "1", ModelContract("s", dict.fromkeys(NAMES, "Float64")), None)
     frame = champion.frame({"distance_miles": 1400, "flights_7d": None, "unused": 1.0})
     assert list(frame.columns) == NAMES
     assert (frame.dtypes == "float64").all()
@@ -41,47 +49,41 @@ def test_the_frame_has_the_models_columns_as_floats_with_nan_for_missing() -> No
     assert frame.at[0, "distance_miles"] == 1400.0
 
 
-def test_plain_and_full_feature_names_both_match_the_service(store) -> None:
+def _champion(store, **type_changes) -> Champion:
     service = store.get_feature_service("flight_delay_v1")
-    assert uses_full_names(service, ["flights_7d", "dep_hour_local"]) is False
-    assert uses_full_names(service, ["aircraft_history__flights_7d"]) is True
+    types = {
+        f.name: str(f.dtype) for view in service.feature_view_projections for f in view.features
+    }
+    return Champion(
+        "flight_delay", "7", ModelContract("flight_delay_v1", {**types, **type_changes}), None
+    )
 
 
-def test_a_model_needing_features_the_service_lacks_is_refused(store) -> None:
-    service = store.get_feature_service("flight_delay_v1")
+def test_serving_loads_a_model_whose_contract_matches_the_registry(store, serving_settings) -> None:
+    assert serve(store, _champion(store), serving_settings).champion.version == "7"
+
+
+def test_serving_refuses_a_model_whose_feature_types_changed(store, serving_settings) -> None:
+    with pytest.raises(ModelContractError, match=r"version 7.*flights_7d"):
+        serve(store, _champion(store, flights_7d="String"), serving_settings)
+
+
+def test_serving_refuses_a_model_needing_features_the_service_lacks(store, serving_settings):
     with pytest.raises(ModelContractError, match="dest_wind"):
-        uses_full_names(service, ["flights_7d", "dest_wind"])
+        serve(store, _champion(store, dest_wind="Float64"), serving_settings)
 
 
-def test_a_service_missing_from_the_registry_is_refused(store) -> None:
+def test_a_service_missing_from_the_registry_is_refused(store, serving_settings) -> None:
+    champion = Champion("m", "1", ModelContract("flight_delay_v9", {"temp": "Float64"}), None)
     with pytest.raises(ModelContractError, match="flight_delay_v9"):
-        find_service(store, "flight_delay_v9")
+        serve(store, champion, serving_settings)
 
 
 def test_a_repo_never_applied_is_refused(fresh_platform) -> None:
     from feast import FeatureStore
 
+    from training.errors import ContractError
+
     store = FeatureStore(repo_path=str(fresh_platform.feature_repo))
-    with pytest.raises(ModelContractError, match="pipelines apply"):
+    with pytest.raises(ContractError, match="pipelines apply"):
         find_service(store, "flight_delay_v1")
-
-
-def _champion(store, **tag_changes) -> Champion:
-    service = store.get_feature_service("flight_delay_v1")
-    fields = [f for view in service.feature_view_projections for f in view.features]
-    types = {f.name: str(f.dtype) for f in fields}
-    tags = {
-        "feature_service": "flight_delay_v1",
-        "feature_names": json.dumps([f.name for f in fields]),
-        "feature_types": json.dumps({**types, **tag_changes}),
-    }
-    return Champion("flight_delay", "7", "flight_delay_v1", [f.name for f in fields], None, tags)
-
-
-def test_serving_loads_a_model_whose_contract_matches_the_registry(store) -> None:
-    assert serve(store, _champion(store)).champion.version == "7"
-
-
-def test_serving_refuses_a_model_whose_feature_types_changed(store) -> None:
-    with pytest.raises(ModelContractError, match=r"version 7.*flights_7d"):
-        serve(store, _champion(store, flights_7d="String"))

@@ -1,22 +1,21 @@
-"""The fast read path answers what Feast's own feature server answers, view by view, except
-that values older than their view's ttl are OUTSIDE_MAX_AGE and withheld."""
+"""The read path answers what Feast's own feature server answers, view by view and for each
+domain's FeatureService (its on-demand features computed by the views' own transformations),
+except that values older than their view's ttl are OUTSIDE_MAX_AGE and withheld."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from serving.request_features import flight_schedule, own_transformation
+from training.contract import service_inputs
 
 
 @pytest.fixture(scope="module")
-def feast_server(store):
+def feast_server(domain_server):
     from feast.feature_server import get_app
 
-    with TestClient(get_app(store)) as client:
+    with TestClient(get_app(domain_server.store)) as client:
         yield client
 
 
@@ -66,7 +65,8 @@ def assert_same_except_stale(ours: dict, theirs: dict) -> int:
 
 
 @pytest.mark.parametrize("full", [False, True])
-def test_every_view_reads_as_feast_reads_it(client, feast_server, store, as_of, full) -> None:
+def test_every_view_reads_as_feast_reads_it(domain_server, feast_server, full) -> None:
+    client, store, as_of = domain_server.client, domain_server.store, domain_server.as_of
     for view in store.list_feature_views():
         features = [f"{view.name}:{f.name}" for f in view.features]
         body = {"entities": view_entities(view), "features": features, "full_feature_names": full}
@@ -83,31 +83,56 @@ def test_every_view_reads_as_feast_reads_it(client, feast_server, store, as_of, 
         assert assert_same_except_stale(ours, theirs) == found, view.name
 
 
-def test_the_feature_service_with_request_features_reads_as_feast(client, feast_server, as_of):
-    rows = {"tailnum": ["N14228", "N0NE"], "carrier": ["UA", "AA"], "origin": ["EWR", "JFK"]}
-    moments = ["2013-01-07T15:00:00Z", "2013-01-07T10:15:00-05:00"]  # Feast misreads epoch ints
-    request = {"scheduled_departure": moments, "distance": [1400, 3]}
-    body = {"entities": {**rows, **request}, "feature_service": "flight_delay_v1"}
-    ours, theirs = both(client, feast_server, {**body, "as_of": as_of.isoformat()})
+def _service_body(store, service: str, request: dict, unknown: bool = True) -> dict:
+    """Entities for a FeatureService: the known request, and the same with unknown keys."""
+    keys, requested = service_inputs(store, store.get_feature_service(service))
+    rows = (
+        [request, {**request, **{k: _unknown(request[k]) for k in keys}}] if unknown else [request]
+    )
+    entities = {name: [row[name] for row in rows] for name in [*keys, *requested]}
+    return {"entities": entities, "feature_service": service}
+
+
+def test_the_feature_service_with_request_features_reads_as_feast(domain_server, feast_server):
+    store, task = domain_server.store, domain_server.platform.domain.task
+    body = _service_body(store, task.feature_service, domain_server.request)
+    ours, theirs = both(
+        domain_server.client, feast_server, {**body, "as_of": domain_server.as_of.isoformat()}
+    )
     assert_same_except_stale(ours, theirs)
-    assert list(ours)[:3] == ["tailnum", "carrier", "origin"]  # join keys echoed first
+    keys, _ = service_inputs(store, store.get_feature_service(task.feature_service))
+    assert list(ours)[: len(keys)] == keys  # join keys echoed first
 
 
-def test_without_as_of_the_clock_is_now_so_2013_values_are_stale(client) -> None:
+def test_on_demand_features_reading_a_view_read_as_feast(platform, store, known_flight):
+    """flight_delay_v2's plane_age reads the plane_attributes view and the request."""
+    from feast.feature_server import get_app
+
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+    from tests.serving.conftest import champion_uri
+
+    settings = ServingSettings(
+        feature_repo=platform.feature_repo, mlflow_tracking_uri=champion_uri(platform)
+    )
+    request = {**known_flight, "dest": "IAH"}
+    with TestClient(create_app(settings)) as ours_client, TestClient(get_app(store)) as feast:
+        body = _service_body(store, "flight_delay_v2", request)
+        ours, theirs = both(
+            ours_client,
+            feast,
+            {
+                **body,
+                "as_of": (
+                    pd.Timestamp(known_flight["scheduled_departure"]) - timedelta(hours=2)
+                ).isoformat(),
+            },
+        )
+    assert_same_except_stale(ours, theirs)
+    assert ours["plane_age_years"]["values"][0] is not None  # a plane the registry knows
+
+
+def test_without_as_of_the_clock_is_now_so_old_values_are_stale(client) -> None:
     body = {"entities": {"carrier": ["UA"]}, "features": ["carrier_performance:on_time_rate_7d"]}
     result = client.post("/get-online-features", json=body).json()["results"][1]
     assert set(result["statuses"]) == {"OUTSIDE_MAX_AGE"} and set(result["values"]) == {None}
-
-
-# Up to 2037: pandas' time-zone database (pytz) stops applying DST there, zoneinfo does not.
-@settings(max_examples=60, deadline=None)
-@given(
-    moment=st.datetimes(
-        min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC)
-    ),
-    distance=st.integers(min_value=1, max_value=100_000),
-)
-def test_the_request_feature_twin_equals_the_odfvs_own_transformation(store, moment, distance):
-    view = store.get_on_demand_feature_view("flight_schedule")
-    columns = {"scheduled_departure": [moment], "distance": [distance]}
-    assert flight_schedule(**columns) == own_transformation(view, columns)

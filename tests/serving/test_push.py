@@ -35,8 +35,9 @@ live_weather = FeatureView(
 def pushing(platform, serving_settings, tmp_path_factory):
     """A copy of the platform with a pushable view, served with an admin token."""
     base = tmp_path_factory.mktemp("push_platform")
-    shutil.copytree(platform.feature_repo, base / "feature_repo")
-    shutil.copytree(platform.data_dir, base / "data", ignore=shutil.ignore_patterns("predictions"))
+    shutil.copytree(
+        platform.feature_repo, base / "feature_repo", ignore=shutil.ignore_patterns("predictions")
+    )
     (base / "feature_repo" / "live.py").write_text(PUSH_VIEW)
     apply(base / "feature_repo")
     settings = serving_settings.model_copy(
@@ -119,7 +120,7 @@ def test_push_needs_the_admin_token(pushing, client) -> None:
         == 401
     )
     disabled = client.post("/push", json=body, headers=TOKEN)  # that server has no token set
-    assert disabled.status_code == 403 and "FLIGHTS_ADMIN_TOKEN" in disabled.json()["detail"]
+    assert disabled.status_code == 403 and "LARDER_ADMIN_TOKEN" in disabled.json()["detail"]
 
 
 def test_serving_goes_on_while_a_view_materializes(pushing, as_of) -> None:

@@ -41,7 +41,7 @@ def test_read_endpoints_need_the_read_token_when_one_is_set(strict, known_flight
         (
             {"entities": {"carrier": ["UA"] * 4}, "features": REFS},
             413,
-            "limit of 3 (FLIGHTS_MAX_ENTITIES)",
+            "limit of 3 (LARDER_MAX_ENTITIES)",
         ),
         (
             {"entities": {"carrier": ["UA"] * 900}, "features": REFS},
@@ -79,13 +79,13 @@ def test_every_bad_read_is_4xx_naming_the_problem(strict, body, status, complain
 
 
 def test_a_batch_over_the_limit_is_413(strict, known_flight) -> None:
-    response = strict.post("/predict/batch", json={"flights": [known_flight] * 3})
-    assert response.status_code == 413 and "FLIGHTS_MAX_BATCH" in response.json()["detail"]
+    response = strict.post("/predict/batch", json={"rows": [known_flight] * 3})
+    assert response.status_code == 413 and "LARDER_MAX_BATCH" in response.json()["detail"]
 
 
 def test_a_batch_answers_each_flight_as_predict_does(strict, known_flight) -> None:
     one = strict.post("/predict", json=known_flight).json()
-    both = strict.post("/predict/batch", json={"flights": [known_flight, known_flight]}).json()
+    both = strict.post("/predict/batch", json={"rows": [known_flight, known_flight]}).json()
     assert [p["delay_probability"] for p in both["predictions"]] == [one["delay_probability"]] * 2
     assert both["predictions"][0]["features"] == one["features"]
 
@@ -94,11 +94,11 @@ def test_metrics_count_latency_predictions_statuses_and_freshness(strict, known_
     strict.post("/predict", json=known_flight)
     strict.post("/get-online-features", json={"entities": {"carrier": ["UA"]}, "features": ["x"]})
     text = strict.get("/metrics").text
-    assert 'flights_request_seconds_bucket{endpoint="/predict"' in text
-    assert 'flights_predictions_total{model_version="1"}' in text
-    assert 'flights_feature_status_total{status="PRESENT",view="carrier_performance"}' in text
-    assert 'flights_feature_age_seconds_count{view="aircraft_history"}' in text
-    assert 'flights_requests_failed_total{endpoint="/get-online-features",status="422"}' in text
+    assert 'larder_request_seconds_bucket{endpoint="/predict"' in text
+    assert 'larder_predictions_total{model_version="1"}' in text
+    assert 'larder_feature_status_total{status="PRESENT",view="carrier_performance"}' in text
+    assert 'larder_feature_age_seconds_count{view="aircraft_history"}' in text
+    assert 'larder_requests_failed_total{endpoint="/get-online-features",status="422"}' in text
 
 
 def test_every_prediction_is_logged_with_its_features(strict, known_flight) -> None:

@@ -12,7 +12,7 @@ from serving.settings import ServingSettings
 def served(monkeypatch: pytest.MonkeyPatch) -> dict:
     """What uvicorn.run was called with (it is not actually started)."""
     calls: dict = {}
-    monkeypatch.setattr(cli, "preflight", lambda settings: None)
+    monkeypatch.setattr(cli, "check_champion", lambda settings: None)
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs, app=app))
     return calls
 
@@ -27,14 +27,16 @@ def test_flags_choose_host_and_port(served) -> None:
     assert (served["host"], served["port"]) == ("0.0.0.0", 8001)
 
 
-def test_settings_come_from_flights_env_vars(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("FLIGHTS_FEATURE_REPO", str(tmp_path / "repo"))
-    monkeypatch.setenv("FLIGHTS_MODEL_ALIAS", "challenger")
-    monkeypatch.setenv("FLIGHTS_PORT", "9000")
+def test_settings_come_from_larder_env_vars(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(tmp_path / "repo"))
+    monkeypatch.setenv("LARDER_MODEL_ALIAS", "challenger")
+    monkeypatch.setenv("LARDER_PORT", "9000")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = ServingSettings()
     assert (settings.model_alias, settings.port) == ("challenger", 9000)
-    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"
+    assert (
+        settings.tracking_uri == f"sqlite:///{tmp_path / 'repo' / 'data' / 'mlflow' / 'mlflow.db'}"
+    )
 
 
 def test_the_tracking_uri_is_mlflows_own_variable(monkeypatch) -> None:

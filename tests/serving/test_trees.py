@@ -10,6 +10,7 @@ from sklearn.frozen import FrozenEstimator
 
 from serving.model import FAST_ROWS, Champion
 from serving.trees import agrees, fast_path
+from training.contract import ModelContract
 
 
 def booster(features: pd.DataFrame, labels: pd.Series) -> HistGradientBoostingClassifier:
@@ -54,11 +55,19 @@ def test_the_compiled_model_answers_exactly_what_the_estimator_answers(make, lab
         assert np.array_equal(fast(batch), expected(model, batch, names))
 
 
-def test_a_model_the_compiler_does_not_know_has_no_fast_path(client) -> None:
-    # The test champion is a scikit-learn pipeline ending in a logistic regression.
+def test_a_model_the_compiler_does_not_know_has_no_fast_path(labelled_rows) -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    features, labels = labelled_rows
+    other = make_pipeline(SimpleImputer(keep_empty_features=True), LogisticRegression())
+    assert fast_path(other.fit(features, labels), list(features.columns)) is None
+
+
+def test_the_trained_champion_is_served_by_the_compiled_trees(client) -> None:
     champion = client.app.state.served.champion
-    assert fast_path(champion.estimator, champion.feature_names) is None
-    assert champion.fast is None
+    assert champion.fast is not None
 
 
 def test_a_compiled_model_that_differs_in_the_last_bit_is_refused(labelled_rows) -> None:
@@ -82,8 +91,9 @@ def test_infinite_values_get_the_estimators_own_answer(labelled_rows) -> None:
 def test_the_champion_predicts_the_same_with_and_without_the_fast_path(labelled_rows, count):
     features, labels = labelled_rows
     model, names = as_training_fits(features, labels), list(features.columns)
-    slow = Champion("m", "1", "s", names, model)
-    quick = Champion("m", "1", "s", names, model, fast=fast_path(model, names))
+    contract = ModelContract("s", dict.fromkeys(names, "Float64"))
+    slow = Champion("m", "1", contract, model)
+    quick = Champion("m", "1", contract, model, fast=fast_path(model, names))
     records = features.head(count).to_dict("records")
     records = (records * (count // len(records) + 1))[:count]
     records[0] = {**records[0], names[0]: None, names[1]: None}  # missing, as the store says

@@ -37,13 +37,19 @@ def repo_objects(repo: Path) -> list:
     """Every Feast object declared in the feature repo folder `repo`."""
     from feast.repo_operations import parse_repo
 
-    # Feast imports the repo's modules by names relative to the cwd, as `feast apply` does.
+    # Feast imports the repo's modules by names relative to the cwd, as `feast apply` does:
+    # another domain's modules of the same names are put aside meanwhile.
+    names = [p.stem for p in repo.glob("*.py")]
+    before = {name: sys.modules.pop(name) for name in names if name in sys.modules}
     sys.path.insert(0, str(repo))
     try:
         with contextlib.chdir(repo):
             found = parse_repo(repo)
     finally:
         sys.path.remove(str(repo))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(before)
     return [
         *found.data_sources,
         *found.entities,

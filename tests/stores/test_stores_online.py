@@ -11,21 +11,19 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
-import polars as pl
 import pyarrow as pa
 import pytest
-from store_twins import FAST, STOCK, feature_store, repo_objects
 
 from pipelines.materialize import materialize_store, watermark
-from pipelines.parity import KEYS, entity_keys
+from pipelines.parity import entity_keys, keyed_alike
 from pipelines.settings import PipelineSettings
+from tests.stores.store_twins import FAST, STOCK, feature_store, repo_objects
+from training.contract import service_inputs
 
 
-@pytest.fixture(scope="module")
-def twins(platform: PipelineSettings, tmp_path_factory):
-    """Stock and fast stores over the fixture flights, both materialized up to the watermark."""
+def _twins(platform: PipelineSettings, base):
+    """Stock and fast stores over a domain's data, both materialized up to the watermark."""
     objects = repo_objects(platform.feature_repo)
-    base = tmp_path_factory.mktemp("online_twins")
     stores = (
         feature_store(base / "stock", STOCK, objects),
         feature_store(base / "fast", FAST, objects),
@@ -35,27 +33,56 @@ def twins(platform: PipelineSettings, tmp_path_factory):
     return stores
 
 
+@pytest.fixture(scope="module")
+def twins(platform: PipelineSettings, tmp_path_factory):
+    return _twins(platform, tmp_path_factory.mktemp("online_twins"))
+
+
+@pytest.fixture(scope="module")
+def domain_twins(domain_platform: PipelineSettings, tmp_path_factory):
+    return domain_platform, _twins(domain_platform, tmp_path_factory.mktemp("domain_twins"))
+
+
+def _unknown(value):
+    return "ZZZZ" if isinstance(value, str) else -1
+
+
+def _groups(store) -> list[tuple[list, list[dict]]]:
+    """The views keyed alike, with every key row of their offline tables and one unknown."""
+    out = []
+    for names, views in keyed_alike(store).items():
+        rows = entity_keys(views, names, None, 0).to_dicts()
+        out.append((views, [*rows, {k: _unknown(rows[0][k]) for k in names}]))
+    return out
+
+
 def _rows(platform: PipelineSettings) -> list[dict]:
-    keys = entity_keys(pl.read_parquet(platform.offline / "flights.parquet"), sample=None)
-    return keys.select(KEYS).to_dicts() + [{"tailnum": "N0NE", "carrier": "ZZ", "origin": "XYZ"}]
+    keys = entity_keys(
+        [v for v in _stock_views(platform) if v.join_keys == ["tailnum"]], ("tailnum",), None, 0
+    )
+    return keys.to_dicts()
 
 
-def _online_views(store) -> list:
-    return [v for v in store.list_feature_views() if v.online and set(v.join_keys) <= set(KEYS)]
+def _stock_views(platform):
+    from feast import FeatureStore
+
+    return FeatureStore(repo_path=str(platform.feature_repo)).list_feature_views()
 
 
-def test_online_reads_equal_stock_feast(twins, platform) -> None:
-    stock, fast = twins
-    rows = _rows(platform)
-    views = _online_views(stock)
-    refs = [f"{v.name}:{f.name}" for v in views for f in v.features]
-    want = stock.get_online_features(features=refs, entity_rows=rows).proto
-    got = fast.get_online_features(features=refs, entity_rows=rows).proto
-    assert got == want  # values, statuses and event timestamps, feature by feature
-    for view in views:  # and the store's own online_read, value protos and timestamps
-        keys = [_key(view, row) for row in rows]
-        reads = [s._get_provider().online_store.online_read(s.config, view, keys) for s in twins]
-        assert reads[0] == reads[1], view.name
+def test_online_reads_equal_stock_feast(domain_twins) -> None:
+    _, (stock, fast) = domain_twins
+    for views, rows in _groups(stock):
+        refs = [f"{v.name}:{f.name}" for v in views for f in v.features]
+        want = stock.get_online_features(features=refs, entity_rows=rows).proto
+        got = fast.get_online_features(features=refs, entity_rows=rows).proto
+        assert got == want  # values, statuses and event timestamps, feature by feature
+        for view in views:  # and the store's own online_read, value protos and timestamps
+            keys = [_key(view, row) for row in rows]
+            reads = [
+                s._get_provider().online_store.online_read(s.config, view, keys)
+                for s in (stock, fast)
+            ]
+            assert reads[0] == reads[1], view.name
 
 
 def _key(view, row):
@@ -63,17 +90,25 @@ def _key(view, row):
     from feast.protos.feast.types.Value_pb2 import Value
 
     names = sorted(view.join_keys)
-    return EntityKey(join_keys=names, entity_values=[Value(string_val=row[n]) for n in names])
+    values = [
+        Value(string_val=row[n]) if isinstance(row[n], str) else Value(int64_val=row[n])
+        for n in names
+    ]
+    return EntityKey(join_keys=names, entity_values=values)
 
 
-def test_the_servings_fast_path_reads_equal_stock_feast(twins, platform) -> None:
+def test_the_servings_fast_path_reads_equal_stock_feast(domain_twins) -> None:
     from serving.online import OnlineReader, plan_for
+    from tests.serving.conftest import known_request
 
-    stock, fast = twins
-    service = stock.get_feature_service("flight_delay_v1")
-    rows = _rows(platform)
-    entities = {key: [row[key] for row in rows] for key in KEYS}
-    entities |= {"scheduled_departure": [1357020000] * len(rows), "distance": [1400] * len(rows)}
+    platform, twins = domain_twins
+    stock, _ = twins
+    task = platform.domain.task
+    service = stock.get_feature_service(task.feature_service)
+    keys, requested = service_inputs(stock, service)
+    known = known_request(platform, stock)
+    rows = [known, {**known, **{k: _unknown(known[k]) for k in keys}}]
+    entities = {key: [row[key] for row in rows] for key in [*keys, *requested]}
     as_of = [watermark(platform.offline).timestamp()]
     answers = [
         OnlineReader(store).read(plan_for(store, service, False), entities, as_of)

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from pit_reference import reference, same
-from store_twins import FAST, STOCK, feature_store, repo_objects
 
 from pipelines.settings import PipelineSettings
+from tests.stores.pit_reference import reference, same
+from tests.stores.store_twins import FAST, STOCK, feature_store, repo_objects
+from training.contract import service_inputs
 
 BASE = datetime(2024, 3, 1, 0, 0, 0, 250_000, tzinfo=UTC)
 TTL_A = timedelta(hours=1)
@@ -22,34 +23,34 @@ TTL_A = timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
-def flight_stores(platform: PipelineSettings, tmp_path_factory):
-    objects = repo_objects(platform.feature_repo)
-    base = tmp_path_factory.mktemp("flight_twins")
-    return feature_store(base / "stock", STOCK, objects), feature_store(
-        base / "fast", FAST, objects
+def domain_stores(domain_platform: PipelineSettings, tmp_path_factory):
+    objects = repo_objects(domain_platform.feature_repo)
+    base = tmp_path_factory.mktemp("domain_twins")
+    stores = (
+        feature_store(base / "stock", STOCK, objects),
+        feature_store(base / "fast", FAST, objects),
     )
+    return domain_platform, stores
 
 
-def _flight_entities(platform: PipelineSettings) -> pd.DataFrame:
-    flights = pd.read_parquet(platform.offline / "flights.parquet")
-    return pd.DataFrame(
-        {
-            "row_id": np.arange(len(flights), dtype="int64"),
-            "tailnum": flights["tailnum"].fillna("UNKNOWN"),
-            "carrier": flights["carrier"],
-            "origin": flights["origin"],
-            "event_timestamp": flights["prediction_time"],
-            "scheduled_departure": flights["scheduled_departure"],
-            "distance": flights["distance"],
-        }
-    )
+def _entities(platform: PipelineSettings, store) -> pd.DataFrame:
+    """The task's examples as entity rows, what training sends to Feast."""
+    from training.examples import entity_columns
+    from training.frames import entities_for, get_service, load_examples
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings(feature_repo=platform.feature_repo)
+    service = get_service(store, settings.service)
+    keys, requested = service_inputs(store, service)
+    frame = entities_for(store, service, load_examples(settings), settings.task)
+    return frame[entity_columns(keys, requested)]
 
 
 @pytest.mark.parametrize("full_names", [False, True])
-def test_flight_frames_equal_stock_feast(flight_stores, platform, full_names) -> None:
-    stock, fast = flight_stores
-    entities = _flight_entities(platform)
-    service = stock.get_feature_service("flight_delay_v1")
+def test_domain_frames_equal_stock_feast(domain_stores, full_names) -> None:
+    platform, (stock, fast) = domain_stores
+    entities = _entities(platform, stock)
+    service = stock.get_feature_service(platform.domain.task.feature_service)
     want = stock.get_historical_features(
         entity_df=entities.copy(), features=service, full_feature_names=full_names
     ).to_df()
@@ -59,7 +60,9 @@ def test_flight_frames_equal_stock_feast(flight_stores, platform, full_names) ->
     assert got["row_id"].tolist() == entities["row_id"].tolist()  # entity order is kept
     want = want.sort_values("row_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want)
-    assert got["flights_7d" if not full_names else "aircraft_history__flights_7d"].notna().any()
+    first = service.feature_view_projections[0]
+    name = f"{first.name}__{first.features[0].name}" if full_names else first.features[0].name
+    assert got[name].notna().any()
 
 
 # -- generated data --------------------------------------------------------------------------

@@ -16,13 +16,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pit_reference import reference, same
 
 from stores.asof import ViewJoin
 from stores.duck import Limits, Scan
 from stores.errors import UnsupportedSourceError
 from stores.offline import _duckdb_join, _entity_table, point_in_time_join
 from stores.search import EntityRows, search_join
+from tests.stores.pit_reference import reference, same
 
 BASE = datetime(2024, 3, 1, 6, 0, 0, 500, tzinfo=UTC)
 STEP = timedelta(minutes=15)

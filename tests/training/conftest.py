@@ -1,22 +1,30 @@
-"""Training fixtures on the shared platform: its week of January 2013, split by day."""
+"""Training fixtures on each domain's shared platform, split by its slice's time split; a small
+tuning budget and few bootstrap draws, so that tests stay fast."""
 
 import pandas as pd
 import pytest
 
 from pipelines.settings import PipelineSettings
-from training.frames import build_training_frame, feature_schema
-from training.labels import load_entities
+from tests.conftest import SLICES
+from training.frames import (
+    build_training_frame,
+    entities_for,
+    feature_schema,
+    get_service,
+    load_examples,
+    open_store,
+)
 from training.settings import TrainingSettings
 from training.train import TrainingResult, train
 
 
-def week_settings(platform: PipelineSettings, **overrides: object) -> TrainingSettings:
-    """Train Jan 1-4, validate Jan 5, test Jan 6-7; MLflow in the platform's data dir; a
-    small tuning budget and fewer bootstrap draws, so that tests stay fast."""
+def slice_settings(platform: PipelineSettings, **overrides: object) -> TrainingSettings:
+    """The slice's split; MLflow in the platform's data dir; a small budget."""
+    found = next(s for s in SLICES.values() if s.repo.name == platform.feature_repo.name)
     values: dict[str, object] = {
         "feature_repo": platform.feature_repo,
-        "validation_start": "2013-01-05",
-        "test_start": "2013-01-06",
+        "validation_start": found.validation_start,
+        "test_start": found.test_start,
         "tune_budget": 2,
         "tune_folds": 2,
         "bootstrap_samples": 50,
@@ -26,14 +34,25 @@ def week_settings(platform: PipelineSettings, **overrides: object) -> TrainingSe
     return TrainingSettings(**values)
 
 
-@pytest.fixture(scope="session")
-def settings(platform: PipelineSettings) -> TrainingSettings:
-    return week_settings(platform)
+def week_settings(platform: PipelineSettings, **overrides: object) -> TrainingSettings:
+    """The flights slice: train Jan 1-4, validate Jan 5, test Jan 6-7."""
+    return slice_settings(platform, **overrides)
 
 
 @pytest.fixture(scope="session")
-def entities(settings: TrainingSettings) -> pd.DataFrame:
-    return load_entities(settings.flights_table)
+def settings(domain_platform: PipelineSettings) -> TrainingSettings:
+    return slice_settings(domain_platform)
+
+
+@pytest.fixture(scope="session")
+def examples(settings: TrainingSettings) -> pd.DataFrame:
+    return load_examples(settings)
+
+
+@pytest.fixture(scope="session")
+def entities(settings: TrainingSettings, examples: pd.DataFrame) -> pd.DataFrame:
+    store = open_store(settings.feature_repo)
+    return entities_for(store, get_service(store, settings.service), examples, settings.task)
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +61,8 @@ def schema(settings: TrainingSettings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def frame(settings: TrainingSettings, entities: pd.DataFrame) -> pd.DataFrame:
-    return build_training_frame(settings, entities)
+def frame(settings: TrainingSettings, examples: pd.DataFrame) -> pd.DataFrame:
+    return build_training_frame(settings, examples)
 
 
 @pytest.fixture(scope="session")

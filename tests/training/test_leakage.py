@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from training.errors import DataError, LeakageError
+from training.examples import ROW_ID, TIMESTAMP
 from training.frames import get_service, historical_frame, open_store
-from training.labels import ROW_ID, TIMESTAMP
 from training.leakage import check_frame, check_label, known_values, view_tables
 from training.settings import TrainingSettings
 
@@ -123,37 +123,39 @@ def test_feast_breaks_ties_by_created_and_can_hide_later_creations(tmp_path: Pat
 
 def test_frames_built_through_feast_pass_the_guard(settings: TrainingSettings, frame):
     store = open_store(settings.feature_repo)
-    check_frame(store, get_service(store, settings.feature_service), frame)  # no error
+    check_frame(store, get_service(store, settings.service), frame, settings.task.label)
 
 
 def test_a_frame_built_a_day_late_is_caught_naming_the_feature(
     settings: TrainingSettings, entities: pd.DataFrame
 ):
-    # A classic leak: features looked up at the departure's next day, labelled as if known
-    # two hours before departure.
+    # A classic leak: features looked up a day after the prediction time, labelled as if
+    # known at it.
     store = open_store(settings.feature_repo)
-    service = get_service(store, settings.feature_service)
+    service = get_service(store, settings.service)
     late = entities.assign(**{TIMESTAMP: entities[TIMESTAMP] + timedelta(days=1)})
-    leaky = historical_frame(store, service, late, 5000)  # correct for its own times...
+    leaky = historical_frame(store, service, late, 5000, settings.task)  # right for its times...
     leaky[TIMESTAMP] = entities[TIMESTAMP]  # ...then relabelled with the earlier ones
-    with pytest.raises(
-        LeakageError, match=r"view 'aircraft_history': feature\(s\) \[.*'flights_7d'"
-    ) as caught:
-        check_frame(store, service, leaky)
+    with pytest.raises(LeakageError, match=r"view '\w+': feature\(s\) \[") as caught:
+        check_frame(store, service, leaky, settings.task.label)
     assert "after the prediction time" in str(caught.value)
 
 
 def test_one_future_value_is_enough(settings: TrainingSettings, frame: pd.DataFrame):
     store = open_store(settings.feature_repo)
-    service = get_service(store, settings.feature_service)
+    service = get_service(store, settings.service)
+    table = next(t for t in view_tables(store, service) if frame[t.features[0]].notna().any())
+    name = next(f for f in table.features if frame[f].notna().sum() > 10)
     leaky = frame.copy()
-    row = leaky.index[leaky["temp"].notna()][10]
-    leaky.loc[row, "temp"] = leaky.loc[row, "temp"] + 0.5
-    with pytest.raises(LeakageError, match=r"origin_weather.*\['temp'\].*1 of 367"):
-        check_frame(store, service, leaky)
+    row = leaky.index[leaky[name].notna()][10]
+    leaky.loc[row, name] = leaky.loc[row, name] + 0.5
+    with pytest.raises(LeakageError, match=rf"{table.name}.*\['{name}'\].*1 of {len(frame)}"):
+        check_frame(store, service, leaky, settings.task.label)
 
 
 @pytest.mark.parametrize("names", [["temp", "late"], ["flights_7d", "aircraft_history__late"]])
 def test_the_label_is_never_a_feature(names: list[str]):
     with pytest.raises(LeakageError, match="label 'late'"):
-        check_label(names)
+        check_label(names, "late")
+    with pytest.raises(LeakageError):
+        check_label(["x", "label"], "late")  # nor the frame's own name for it

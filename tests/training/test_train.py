@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from larder import RateBy, TimeSplit
 from training.dataset import fingerprint, load_frame
 from training.errors import SplitError
-from training.fit import Baseline, Fitted, fit_and_evaluate, split_by_time
-from training.labels import LABEL, TIMESTAMP
+from training.examples import LABEL, LABEL_KNOWN_AT, TIMESTAMP
+from training.fit import Baseline, Fitted, fit_and_evaluate
 from training.settings import TrainingSettings
+from training.split import split_by_time
 from training.train import TrainingResult
 
 METRICS = ["roc_auc", "roc_auc_ci_low", "roc_auc_ci_high", "pr_auc", "log_loss", "brier"]
@@ -26,29 +28,46 @@ def _mlflow(settings: TrainingSettings):
     return mlflow, mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
 
 
+SPLIT = TimeSplit(datetime(2013, 1, 5, tzinfo=UTC), datetime(2013, 1, 6, tzinfo=UTC))
+
+
 def test_split_is_by_prediction_time_with_closed_starts():
     at = pd.to_datetime(
         ["2013-01-04 23:59", "2013-01-05 00:00", "2013-01-05 12:00", "2013-01-06 00:00"], utc=True
     )
-    frame = pd.DataFrame({TIMESTAMP: at, LABEL: [0, 1, 0, 1]})
+    frame = pd.DataFrame({TIMESTAMP: at, LABEL_KNOWN_AT: at, LABEL: [0, 1, 0, 1]})
     with pytest.raises(SplitError):  # single-outcome parts are refused...
-        split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2013, 1, 6, tzinfo=UTC))
+        split_by_time(frame, SPLIT)
     frame = pd.concat([frame, frame.assign(**{LABEL: 1 - frame[LABEL]})])
-    split = split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2013, 1, 6, tzinfo=UTC))
+    split = split_by_time(frame, SPLIT)
     assert (split.train[TIMESTAMP] < "2013-01-05").all() and len(split.train) == 2
     assert len(split.validation) == 4 and len(split.test) == 2  # ...the boundaries are not
 
 
-def test_an_empty_split_says_which_setting_to_move(frame: pd.DataFrame):
-    with pytest.raises(SplitError, match="test split holds 0 rows.*FLIGHTS_TEST_START"):
-        split_by_time(frame, datetime(2013, 1, 5, tzinfo=UTC), datetime(2014, 1, 1, tzinfo=UTC))
+def test_a_label_known_only_in_the_next_part_is_not_learnt_from():
+    at = pd.to_datetime(["2013-01-04 20:00"] * 4 + ["2013-01-05 20:00"] * 4, utc=True)
+    known = at + pd.to_timedelta([1, 1, 6, 6, 1, 1, 6, 6], unit="h")  # some known next day
+    frame = pd.DataFrame({TIMESTAMP: at, LABEL_KNOWN_AT: known, LABEL: [0, 1, 0, 1] * 2})
+    day = pd.Timedelta("1D")
+    later = frame.assign(**{TIMESTAMP: at + day, LABEL_KNOWN_AT: known + day})
+    split = split_by_time(pd.concat([frame, later]), SPLIT)
+    assert (split.train[LABEL_KNOWN_AT] < SPLIT.validation_start).all() and len(split.train) == 2
+    assert (split.validation[LABEL_KNOWN_AT] < SPLIT.test_start).all()
+    assert len(split.validation) == 4 and len(split.test) == 4
 
 
-def test_baseline_is_the_carriers_training_rate_else_overall():
+def test_an_empty_split_says_which_setting_to_move(frame: pd.DataFrame, settings):
+    far = TimeSplit(settings.split.validation_start, datetime(2100, 1, 1, tzinfo=UTC))
+    with pytest.raises(SplitError, match="test split holds 0 rows.*LARDER_TEST_START"):
+        split_by_time(frame, far)
+
+
+def test_baseline_is_the_training_rate_per_value_else_overall():
     train = pd.DataFrame({"carrier": ["AA", "AA", "UA", "UA"], LABEL: [1, 0, 1, 1]})
-    baseline = Baseline.fit(train)
-    predicted = baseline.predict(pd.Series(["AA", "UA", "ZZ"]))
+    baseline = Baseline.fit(RateBy("carrier"), train)
+    predicted = baseline.predict(pd.DataFrame({"carrier": ["AA", "UA", "ZZ"]}))
     np.testing.assert_allclose(predicted, [0.5, 1.0, 0.75])
+    assert Baseline.from_dict(baseline.__dict__) == baseline
 
 
 @pytest.fixture(scope="module")
@@ -89,18 +108,19 @@ def test_run_records_params_metrics_and_feature_schema(
 ):
     mlflow, client = _mlflow(settings)
     run = client.get_run(trained.run_id)
-    assert run.data.tags["feature_service"] == "flight_delay_v1"
-    assert run.data.params["feature_service"] == "flight_delay_v1"
-    assert run.data.params["train_until"] == "2013-01-05T00:00:00+00:00"
+    service = settings.service
+    assert run.data.tags["feature_service"] == service
+    assert run.data.params["feature_service"] == service
+    assert run.data.params["train_until"] == settings.split.validation_start.isoformat()
     assert run.data.metrics["baseline_test_brier"] == trained.metrics["baseline_test_brier"]
     logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/feature_schema.json")
-    assert logged == {"feature_service": "flight_delay_v1", "features": schema}
+    assert logged == {"feature_service": service, "features": schema}
     assert run.info.artifact_uri.startswith((settings.mlflow_dir / "artifacts").as_uri())
     assert run.data.tags["frame_fingerprint"] == trained.fingerprint
     assert len(run.data.tags["feast_registry_fingerprint"]) == 64
     assert run.data.tags["code_version"] not in ("", "unknown")
     # Feast's MLflow integration: its retrieval tags and feast_features.json
-    assert run.data.tags["feast.feature_service"] == "flight_delay_v1"
+    assert run.data.tags["feast.feature_service"] == service
     assert run.data.tags["feast.feature_count"] == str(len(schema))
     artifacts = {a.path for a in client.list_artifacts(trained.run_id)}
     assert {"feast_features.json", "missing_values.json", "baseline.json", "plots"} <= artifacts
@@ -115,7 +135,7 @@ def test_model_is_logged_with_its_input_signature(
     from mlflow.models import get_model_info
 
     _mlflow(settings)
-    info = get_model_info(f"models:/flight_delay/{trained.version}")
+    info = get_model_info(f"models:/{settings.model}/{trained.version}")
     assert info.signature.inputs.input_names() == list(schema)
 
 
@@ -123,12 +143,12 @@ def test_first_version_is_challenger_and_champion_with_its_contract(
     settings: TrainingSettings, trained: TrainingResult, schema: dict[str, str]
 ):
     _, client = _mlflow(settings)
-    version = client.get_model_version_by_alias("flight_delay", "champion")
+    version = client.get_model_version_by_alias(settings.model, "champion")
     assert str(version.version) == trained.version and trained.champion
     assert (
-        client.get_model_version_by_alias("flight_delay", "challenger").version == version.version
+        client.get_model_version_by_alias(settings.model, "challenger").version == version.version
     )
-    assert version.tags["feature_service"] == "flight_delay_v1"
+    assert version.tags["feature_service"] == settings.service
     assert json.loads(version.tags["feature_names"]) == list(schema) == trained.feature_names
     assert json.loads(version.tags["feature_types"]) == schema
 
@@ -137,9 +157,9 @@ def test_champion_predicts_probabilities_on_the_feature_columns(
     settings: TrainingSettings, trained: TrainingResult, frame: pd.DataFrame
 ):
     mlflow, client = _mlflow(settings)
-    version = client.get_model_version_by_alias("flight_delay", "champion")
+    version = client.get_model_version_by_alias(settings.model, "champion")
     names = json.loads(version.tags["feature_names"])
-    model = mlflow.sklearn.load_model("models:/flight_delay@champion")
+    model = mlflow.sklearn.load_model(f"models:/{settings.model}@champion")
     p = model.predict_proba(frame[names].astype("float64"))[:, 1]
     assert p.shape == (len(frame),)
     assert ((p >= 0) & (p <= 1)).all()

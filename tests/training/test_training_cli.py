@@ -2,12 +2,12 @@
 
 import pytest
 
-from pipelines import __main__ as pipeline_cli
 from pipelines.settings import PipelineSettings
+from tests.conftest import run_stages
 from training.__main__ import main
 
 STEPS = [
-    "labels",
+    "examples",
     "frame",
     "validate",
     "split",
@@ -28,7 +28,7 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings) -> None:
-    monkeypatch.setenv("FLIGHTS_FEATURE_REPO", str(platform.feature_repo))
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(platform.feature_repo))
 
 
 def test_missing_offline_store_is_one_clear_line(
@@ -37,15 +37,14 @@ def test_missing_offline_store_is_one_clear_line(
     _use(monkeypatch, fresh_platform)
     assert main(["train"]) == 1
     err = capsys.readouterr().err
-    assert "no offline flights table" in err and "python -m pipelines run" in err
+    assert "no offline examples table" in err and "python -m pipelines run" in err
     assert "Traceback" not in err
 
 
 def test_missing_registry_is_one_clear_line(
     monkeypatch: pytest.MonkeyPatch, fresh_platform: PipelineSettings, capsys
 ):
-    for stage in ("ingest", "validate", "transform"):  # an offline store, never applied
-        pipeline_cli.STAGES[stage](fresh_platform)
+    run_stages(fresh_platform, "ingest", "validate", "transform")  # never applied
     _use(monkeypatch, fresh_platform)
     assert main(["train"]) == 1
     err = capsys.readouterr().err
@@ -54,7 +53,7 @@ def test_missing_registry_is_one_clear_line(
 
 
 def test_bad_split_dates_are_refused_before_any_work(monkeypatch: pytest.MonkeyPatch, capsys):
-    monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-12-01")
+    monkeypatch.setenv("LARDER_VALIDATION_START", "2013-12-01")
     assert main(["train"]) == 2
     assert "validation_start must be before test_start" in capsys.readouterr().err
 
@@ -63,13 +62,12 @@ def test_train_prints_one_line_per_step(
     monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings, capsys
 ):
     _use(monkeypatch, platform)
-    monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-01-05")
-    monkeypatch.setenv("FLIGHTS_TEST_START", "2013-01-06")
-    monkeypatch.setenv("FLIGHTS_TUNE_FOLDS", "2")
-    monkeypatch.setenv("FLIGHTS_BOOTSTRAP_SAMPLES", "50")
-    # its own model and experiment, so the champion other tests check stays theirs
-    monkeypatch.setenv("FLIGHTS_MODEL_NAME", "flight_delay_cli")
-    monkeypatch.setenv("FLIGHTS_EXPERIMENT", "flight_delay_cli")
+    monkeypatch.setenv("LARDER_VALIDATION_START", "2013-01-05")
+    monkeypatch.setenv("LARDER_TEST_START", "2013-01-06")
+    monkeypatch.setenv("LARDER_TUNE_FOLDS", "2")
+    monkeypatch.setenv("LARDER_BOOTSTRAP_SAMPLES", "50")
+    # its own model (and so experiment), so the champion other tests check stays theirs
+    monkeypatch.setenv("LARDER_MODEL_NAME", "flight_delay_cli")
     assert main(["train", "--budget", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("]")[0].lstrip("[") for line in lines] == STEPS
@@ -83,6 +81,6 @@ def test_promote_without_a_challenger_is_one_clear_line(
     monkeypatch: pytest.MonkeyPatch, platform: PipelineSettings, capsys
 ):
     _use(monkeypatch, platform)
-    monkeypatch.setenv("FLIGHTS_MODEL_NAME", "flight_delay_none")
+    monkeypatch.setenv("LARDER_MODEL_NAME", "flight_delay_none")
     assert main(["promote"]) == 1
     assert "no flight_delay_none@challenger to promote" in capsys.readouterr().err

