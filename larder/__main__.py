@@ -1,8 +1,8 @@
 """`larder` (or `python -m larder`): the platform's own commands.
 
     larder init DIR     write a minimal working domain folder (then `make run REPO=DIR`)
-    larder show [DIR]   what a domain folder declares (default: LARDER_FEATURE_REPO or the
-                        flights in feature_repo/)
+    larder show [DIR]   what a domain folder declares (default: LARDER_FEATURE_REPO, else
+                        feature_repo/)
 
 The stages have their own commands: `python -m pipelines`, `python -m training`,
 `python -m serving`, `python -m monitoring`; `make run REPO=DIR` runs them all.

@@ -1,8 +1,8 @@
 """Derivations: frame-in, frame-out Polars functions that turn validated tables into the event
 tables a domain's views read, and into its task's examples.
 
-    @derivation(reach=timedelta(days=2))
-    def flight_outcomes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFrame: ...
+    @derivation(reach=timedelta(days=14))
+    def order_examples(orders: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame: ...
 
 A derivation's inputs are named by its parameters: a source table or another derivation's
 output, each given as a LazyFrame. Its output is named after the function. No I/O: the

@@ -1,15 +1,15 @@
 """Source tables: what a domain's raw files hold, how they are checked, and when rows are known.
 
-A `Source` is one table of the landing zone. Its files are named after it (`flights.csv.zip`,
-`flights_2013-05.csv`, `flights-fix.parquet`); each is read as text and cast to `schema`, split
-into month partitions (`partition`), and checked at the boundary to the validated zone by its
-pandera `contract` (types, ranges, one-table rules), its `references` (a value must exist in
-another table), its `rules` (Polars functions over the table and the tables it references,
-for what needs more than one table) and the platform's own rules: `key` unique, no `time`
-after the file's drop, none older than `lateness` before it.
+A `Source` is one table of the landing zone. Its files are named after it (e.g.
+`orders.csv.zip`, `orders_2024-05.csv`, `orders-fix.parquet`); each is read as text and cast
+to `schema`, split into month partitions (`partition`), and checked at the boundary to the
+validated zone by its pandera `contract` (types, ranges, one-table rules), its `references`
+(a value must exist in another table), its `rules` (Polars functions over the table and the
+tables it references, for what needs more than one table) and the platform's own rules:
+`key` unique, no `time` after the file's drop, none older than `lateness` before it.
 
-`known_at` says when a row became known when that is later than its `time` (a flight's outcome
-is known when it lands, not at its scheduled hour): the replay releases rows by it.
+`known_at` says when a row became known when that is later than its `time` (e.g. a flight's
+outcome is known when it lands, not at its scheduled hour): the replay releases rows by it.
 """
 
 from collections.abc import Callable, Mapping

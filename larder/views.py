@@ -11,7 +11,7 @@ keys + `event_timestamp` + features) that a Feast FeatureView of the same name r
   written at every event and at every moment an event leaves a window, so the latest row at
   or before t is exact, decayed, with no row per hour.
 - `ObservedView`: the latest row of an event table per entity (an hourly observation, a
-  storm's latest fix), within `ttl`.
+  storm's latest fix, for example), within `ttl`.
 - `StaticView`: attributes that do not change: one row per entity, known since `since`.
 
 Aggregations:

@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 
 from training import promote, registry
+from training.errors import RegistryError
 from training.settings import TrainingSettings
 
 
@@ -35,6 +36,11 @@ def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0
     """The version at @champion now, with a sample of its training frame as the reference."""
     client = registry.client(settings)
     found = registry.version_by_alias(client, settings.model, registry.CHAMPION)
+    if found is None:
+        raise RegistryError(
+            f"no {settings.model}@{registry.CHAMPION} to monitor: train one "
+            "(`python -m training train`)"
+        )
     run = client.get_run(found.run_id)
     version = promote.load_version(client, settings.model, str(found.version))
     names = version.names

@@ -31,8 +31,11 @@ class Decision:
 
 def triggers(e: Evidence, policy: PolicySettings) -> list[str]:
     found = []
-    judged = e.auc is not None and e.baseline_auc is not None
-    if judged and e.baseline_auc - e.auc > policy.auc_drop:
+    if (
+        e.auc is not None
+        and e.baseline_auc is not None
+        and e.baseline_auc - e.auc > policy.auc_drop
+    ):
         found.append(
             f"realized ROC AUC {e.auc:.4f} is {e.baseline_auc - e.auc:.4f} below the champion's "
             f"served baseline {e.baseline_auc:.4f} (margin {policy.auc_drop})"

@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
 from monitoring import bins, drift, health, performance, platform, policy, report, skew
 from monitoring import champion as champions
+from monitoring.errors import ReplayError
 from monitoring.logs import LogReader, feature_values
 from monitoring.server import SENT_SCHEMA, Server, running_server
 from monitoring.settings import ReplaySettings
@@ -39,8 +41,12 @@ from training.errors import TrainingError
 from training.settings import TrainingSettings
 from training.train import train
 
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Replay:
@@ -57,9 +63,27 @@ class Replay:
         self.retrains: list[int] = []
         self.champion: champions.Champion | None = None
         self.world: World | None = None
-        self.store = None
+        self.store: FeatureStore | None = None
         self.server: Server | None = None
         self.clock: dict[str, float] = {}  # seconds spent per phase, this period
+
+    # The walk's state, set by its first steps (run() takes them before any other).
+
+    @property
+    def _store(self) -> "FeatureStore":
+        return _started(self.store, "feature store")
+
+    @property
+    def _world(self) -> World:
+        return _started(self.world, "world")
+
+    @property
+    def _champion(self) -> champions.Champion:
+        return _started(self.champion, "champion")
+
+    @property
+    def _server(self) -> Server:
+        return _started(self.server, "server")
 
     @contextlib.contextmanager
     def timed(self, phase: str):
@@ -107,7 +131,7 @@ class Replay:
     def _pushed_views(self) -> dict[str, list[str]]:
         """Push source -> the views it feeds, from the registry."""
         found: dict[str, list[str]] = {}
-        for view in self.store.list_feature_views():
+        for view in self._store.list_feature_views():
             stream = view.stream_source
             if stream is not None and type(stream).__name__ == "PushSource":
                 found.setdefault(stream.name, []).append(view.name)
@@ -139,11 +163,19 @@ class Replay:
         self.say(_line(summary))
 
     def _batch(self, at: datetime) -> None:
-        """The drop of what became known in the batch before `at`, loaded and materialized."""
+        """The drop of what became known in the batch before `at`, loaded and materialized.
+
+        A batch that brings nothing, before a batch's time in which nothing is due to be
+        predicted (a quiet season), skips the materialization: no answer can depend on it,
+        and the next one catches up incrementally (its parity check then covers both)."""
         folder = self.s.landing_dir / f"{at:%Y%m%dT%H%M}"
+        every = self.clock_of.batch_every
         with self.timed("pipelines"):
-            if write_drop(self.world, at - self.clock_of.batch_every, at, folder):
+            dropped = write_drop(self._world, at - every, at, folder)
+            if dropped:
                 platform.load(self.pipes, folder)
+        if not dropped and self._world.schedule(at, at + every).is_empty():
+            return
         with self.timed("materialize and parity"):
             self._fill(at)
 
@@ -156,29 +188,29 @@ class Replay:
         sent, step, every = [], at, self.clock_of.push_every
         while step < until:
             with self.timed("pushes"):
-                for source in self.world.pushed:
-                    made = self.world.made(source, step - every, step)
+                for source in self._world.pushed:
+                    made = self._world.made(source, step - every, step)
                     if made.height:
-                        self.server.push(source, made)
-            due = self.world.schedule(step, min(step + every, until))
+                        self._server.push(source, made)
+            due = self._world.schedule(step, min(step + every, until))
             with self.timed("predictions over HTTP"):
                 if due.height:
                     fields = self._request_fields()
                     key = list(self.domain.task.key)
-                    sent.append(self.server.predict(due, fields, key, self.s.batch_size))
+                    sent.append(self._server.predict(due, fields, key, self.s.batch_size))
             step += every
         return pl.concat(sent) if sent else self._no_requests()
 
     def _request_fields(self) -> list[str]:
         """What a request to the champion holds: its service's join keys and request fields,
         and the task's time."""
-        service = self.store.get_feature_service(self.champion.service)
-        keys, requested = service_inputs(self.store, service)
+        service = self._store.get_feature_service(self._champion.service)
+        keys, requested = service_inputs(self._store, service)
         task = self.domain.task
         return [*keys, *requested, *([task.time] if task.time not in keys + requested else [])]
 
     def _no_requests(self) -> pl.DataFrame:
-        key = self.world.examples.select(self.domain.task.key).schema
+        key = self._world.examples.select(self.domain.task.key).schema
         return pl.DataFrame(schema={**key, **SENT_SCHEMA})
 
     # -- a period's monitoring and decision -----------------------------------------------
@@ -189,7 +221,7 @@ class Replay:
         ids = set(sent.drop_nulls("request_id")["request_id"].to_list())
         self.log.wait_for(ids)
         logged = self.log.read(begin, end).filter(pl.col("request_id").is_in(list(ids)))
-        champ = self.champion
+        champ = self._champion
         task = self.domain.task
         examples = pl.read_parquet(self.pipes.offline / f"{task.examples}.parquet")
         served = sent.join(logged.select("request_id", "model_version"), on="request_id")
@@ -213,15 +245,15 @@ class Replay:
             "prediction_drift": asdict(predictions),
             "histograms": _moved(champ, values, features),
             "skew": self._skew(logged, champ),
-            "freshness": health.freshness(self.store, self._views(champ.service), end),
+            "freshness": health.freshness(self._store, self._views(champ.service), end),
             "serving": health.serving(logged, sent),
         }
 
     def _skew(self, logged: pl.DataFrame, champ: champions.Champion) -> dict:
         sample = logged.sample(min(self.s.skew_sample, logged.height), seed=len(self.periods))
-        service = self.store.get_feature_service(champ.service)
+        service = self._store.get_feature_service(champ.service)
         times = self._time_fields(service)
-        found = skew.compare(sample, self.store, service, champ.names, self._batch_at, times)
+        found = skew.compare(sample, self._store, service, champ.names, self._batch_at, times)
         return {"rows": found.rows, "rate": found.rate, "features": found.per_feature,
                 "examples": found.examples}  # fmt: skip
 
@@ -231,7 +263,7 @@ class Replay:
 
         names = {p.name for p in service.feature_view_projections}
         times = {self.domain.task.time}
-        for view in self.store.list_on_demand_feature_views():
+        for view in self._store.list_on_demand_feature_views():
             if view.name in names:
                 for source in view.source_request_sources.values():
                     times |= {f.name for f in source.schema if f.dtype == UnixTimestamp}
@@ -243,13 +275,13 @@ class Replay:
         return start + ((moment - start) // every) * every
 
     def _views(self, service_name: str) -> list[str]:
-        service = self.store.get_feature_service(service_name)
+        service = self._store.get_feature_service(service_name)
         names = {p.name for p in service.feature_view_projections}
-        views = {v.name for v in self.store.list_feature_views()}
+        views = {v.name for v in self._store.list_feature_views()}
         return sorted(n for n in names if n in views)
 
     def _decide(self, k: int, summary: dict, clock: datetime) -> dict:
-        champ = self.champion
+        champ = self._champion
         auc = summary["realized"]["roc_auc"]
         if champ.baseline_auc is None and auc is not None:
             champ.baseline_auc = auc  # its first judged period is its served baseline
@@ -295,7 +327,7 @@ class Replay:
             "challenger_test_auc": result.metrics.get("test_roc_auc"),
         }
         if decision.action == promote.PROMOTE:
-            serving_now = self.server.reload()
+            serving_now = self._server.reload()
             out["served_after_reload"] = serving_now
             self.champion = champions.load(settings, k + 1, self.s.reference_rows)
         self.say(f"[retrain] period {k}: version {result.version}: {decision.action}")
@@ -322,6 +354,13 @@ class Replay:
             "seconds": seconds,
             "periods": self.periods,
         }
+
+
+def _started(value: T | None, what: str) -> T:
+    """`value`, which the walk's first steps set: None means a step ran before them."""
+    if value is None:
+        raise ReplayError(f"the replay has no {what} yet: Replay.run() sets it up first")
+    return value
 
 
 def _moved(champ: champions.Champion, served: pl.DataFrame, found: list) -> list[dict]:

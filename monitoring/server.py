@@ -74,7 +74,7 @@ class Server:
 
 
 PREDICTED = "_prediction_time"
-SENT_SCHEMA = {
+SENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "prediction_time": pl.Datetime("us", "UTC"),
     "status": pl.Int64,
     "request_id": pl.String,

@@ -94,7 +94,8 @@ def _label(table: Source) -> pl.Expr:
 
 def stage(table: Source, path: Path, staging: Path, progress: bool) -> dict[str, int]:
     """Read the file chunk by chunk into `staging/month=.../NNNNN.parquet`; rows per month."""
-    stats, rows = ColumnStats(), {}
+    stats = ColumnStats()
+    rows: dict[str, int] = {}
     chunks = read_chunks(path, table, Progress(path.name, enabled=progress))
     for i, chunk in enumerate(chunks):
         stats.add(chunk)

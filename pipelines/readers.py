@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import polars as pl
 import pyarrow as pa
@@ -58,7 +58,7 @@ class ColumnStats:
             self.example.setdefault(name, value)
         for name in typed.drop(ISSUES).columns:
             self.failed[name] = self.failed.get(name, 0) + failed[name]
-            present = typed[name].is_not_null().sum() + failed[name]
+            present = int(typed[name].is_not_null().sum()) + failed[name]
             self.present[name] = self.present.get(name, 0) + present
 
 
@@ -158,7 +158,7 @@ def check_header(columns: list[str], table: Source, name: str) -> None:
 
 
 @contextmanager
-def _open_csv(path: Path) -> Iterator[tuple[BinaryIO, int | None]]:
+def _open_csv(path: Path) -> Iterator[tuple[IO[bytes], int | None]]:
     """The CSV's byte stream and its size when known (for the progress bar)."""
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
@@ -185,7 +185,7 @@ def _decode(data: bytes, name: str, offset: int) -> None:
         ) from None
 
 
-def _header(stream: BinaryIO, name: str) -> list[str]:
+def _header(stream: IO[bytes], name: str) -> list[str]:
     line = stream.readline()
     if not line.strip():
         raise IngestError(f"{name}: empty file, no header and no rows; drop the full export")
@@ -193,7 +193,7 @@ def _header(stream: BinaryIO, name: str) -> list[str]:
     return [c.strip() for c in next(csv.reader([line.decode("utf-8-sig")]))]
 
 
-def _blocks(stream: BinaryIO, block_bytes: int) -> Iterator[bytes]:
+def _blocks(stream: IO[bytes], block_bytes: int) -> Iterator[bytes]:
     """Blocks of whole lines; the last one may end without a line break."""
     while block := stream.read(block_bytes):
         yield block + stream.readline()

@@ -45,12 +45,16 @@ def _inputs(view, i: int, agg) -> list[pl.Expr]:
     col = pl.col(agg.column) if agg.column else None
     if agg.kind == "count":
         return []
+    if agg.kind == "share":
+        return [pl.sql_expr(agg.where).fill_null(False).cast(pl.Int64).alias(f"_q{i}")]
+    if col is None and agg.kind in ("total", "mean", "minimum", "maximum", "last", "distinct"):
+        raise ValueError(f"{view.name}.{agg.name}: a {agg.kind!r} aggregation needs a column")
+    if col is None:
+        raise ValueError(f"{view.name}.{agg.name}: unknown aggregation {agg.kind!r}")
     if agg.kind == "total":  # null values add nothing
         return [col.cast(pl.Int64).fill_null(0).alias(f"_s{i}")]
     if agg.kind == "mean":
         return [col.cast(pl.Int64).fill_null(0).alias(f"_s{i}"), col.is_not_null().alias(f"_c{i}")]
-    if agg.kind == "share":
-        return [pl.sql_expr(agg.where).fill_null(False).cast(pl.Int64).alias(f"_q{i}")]
     if agg.kind in ("minimum", "maximum", "last"):
         return [col.alias(f"_v{i}")]
     if agg.kind == "distinct":

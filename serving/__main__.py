@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
+from typing import Any
 
 import uvicorn
 
@@ -56,7 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     except ServingError as exc:
         print(f"python -m serving: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    options = {"host": settings.host, "port": settings.port, "access_log": not args.no_access_log}
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": not args.no_access_log,
+    }
     if args.workers <= 1:
         from serving.app import create_app
 

@@ -42,6 +42,7 @@ from serving.schemas import (
     ModelInfo,
     OnlineFeaturesRequest,
     OnlineFeaturesResponse,
+    PushedView,
     PushRequest,
     PushResponse,
     Ready,
@@ -114,7 +115,7 @@ async def push(body: PushRequest, plans: PlansDep, settings: SettingsDep) -> Pus
         pushed = await run_in_threadpool(
             push_rows, plans.store, body.push_source_name, body.df, lock
         )
-    return PushResponse(views=[p.__dict__ for p in pushed])
+    return PushResponse(views=[PushedView(**p.__dict__) for p in pushed])
 
 
 @admin.post("/admin/reload")

@@ -62,7 +62,7 @@ class Champion:
     def predict_many(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
         """One call for all rows: per-call overhead dominates small batches."""
         matrix = self.matrix(rows)
-        if self.quick(len(rows)):
+        if self.fast is not None and self.quick(len(rows)):
             return self.fast(matrix).tolist()
         frame = pd.DataFrame(matrix, columns=self.feature_names)
         return self.estimator.predict_proba(frame)[:, 1].tolist()

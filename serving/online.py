@@ -69,7 +69,7 @@ class Plan:
 
     @property
     def feature_names(self) -> list[str]:
-        answered = [read for read in self.views if not read.hidden]
+        answered: list[ViewRead | RequestRead] = [read for read in self.views if not read.hidden]
         return [n for read in (*answered, *self.requested) for n in read.names]
 
 
@@ -186,12 +186,14 @@ class OnlineReader:
                 }
             else:
                 answer.columns.extend(columns)
-        for read in plan.requested:
-            given = {f: v for source in read.sources for f, v in inputs[source].items()}
-            computed = read.transform(entities, rows, given)
-            for feature, name in zip(read.features, read.names, strict=True):
+        for request in plan.requested:
+            given = {f: v for source in request.sources for f, v in inputs[source].items()}
+            computed = request.transform(entities, rows, given)
+            for feature, name in zip(request.features, request.names, strict=True):
                 answer.columns.append(
-                    Column(name, read.view.name, computed[feature], [PRESENT] * rows, [None] * rows)
+                    Column(
+                        name, request.view.name, computed[feature], [PRESENT] * rows, [None] * rows
+                    )
                 )
         return answer
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from feast import FeatureStore, FeatureView
+from feast.data_source import KafkaSource, KinesisSource, PushSource
 
 from serving.errors import BadReadError
 from serving.online import ViewRead, _entity_key
@@ -64,7 +65,11 @@ def _frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
 
 def _push_view(store: FeatureStore, view: FeatureView, frame: pd.DataFrame) -> Pushed:
     keys = [c.name for c in view.entity_columns]
-    stamp = view.stream_source.batch_source.timestamp_field
+    stream = view.stream_source
+    # _views_of keeps views with a stream source; Feast gives every one a batch source.
+    assert isinstance(stream, PushSource | KafkaSource | KinesisSource)
+    assert stream.batch_source is not None
+    stamp = stream.batch_source.timestamp_field
     needed = [*keys, stamp, *(f.name for f in view.features)]
     missing = [c for c in needed if c not in frame.columns]
     if missing:

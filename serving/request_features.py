@@ -16,7 +16,7 @@ from typing import Any
 from feast import OnDemandFeatureView
 from feast.types import Float32, Float64, Int32, Int64, UnixTimestamp
 
-from serving.errors import BadReadError
+from serving.errors import BadReadError, ServingError
 
 Rows = dict[str, list[Any]]
 
@@ -62,7 +62,10 @@ def own_transformation(
     view: OnDemandFeatureView, columns: Mapping[str, list[Any]], rows: int
 ) -> Rows:
     """The view's own transformation, its outputs typed as its schema declares."""
-    udf = view.feature_transformation.udf
+    transformation = view.feature_transformation
+    if transformation is None:
+        raise ServingError(f"on-demand view {view.name!r} has no transformation of its own to run")
+    udf = transformation.udf
     if view.mode == "python" and view.singleton:
         one = [udf({k: v[i] for k, v in columns.items()}) for i in range(rows)]
         out = {f.name: [row[f.name] for row in one] for f in view.features}

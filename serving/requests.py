@@ -76,9 +76,11 @@ def request_fields(store: FeatureStore, service: FeatureService, task: Task) -> 
     return fields
 
 
-def _request_source_fields(store: FeatureStore, service: FeatureService) -> dict[str, tuple]:
+def _request_source_fields(
+    store: FeatureStore, service: FeatureService
+) -> dict[str, tuple[Any, str, tuple[float | None, float | None]]]:
     names = {p.name for p in service.feature_view_projections}
-    found = {}
+    found: dict[str, tuple[Any, str, tuple[float | None, float | None]]] = {}
     for view in store.list_on_demand_feature_views(allow_cache=True):
         if view.name in names:
             for source in view.source_request_sources.values():

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from feast.feature_view import FeatureView
 
 from stores.duck import Scan, ident, interval, parquet_scan, source_column, timestamp
+from stores.errors import StoreError
 
 ROW = "__feast_asof_row"
 TS = "__feast_asof_ts"
@@ -39,6 +40,8 @@ class ViewJoin:
 def view_join(view: FeatureView, refs: list[str], full_feature_names: bool) -> ViewJoin:
     """The join of `view` for the requested feature refs ("view:feature")."""
     source = view.batch_source
+    if source is None:
+        raise StoreError(f"feature view {view.name!r} has no batch source to join")
     prefix = f"{view.projection.name_to_use()}:"
     names = [ref.split(":", 1)[1] for ref in refs if ref.startswith(prefix)]
     base = view.projection.name_alias or view.name
@@ -118,8 +121,8 @@ def asof_sql(entity: str, joins: list[ViewJoin], lo: datetime, hi: datetime) -> 
             f"{ident(src)} AS f{i}" for i, (src, _) in enumerate(join.features)
         ]
         wide = f"SELECT {', '.join(cols)} FROM {join.scan.sql(addressed=True)}"
-        on = " AND ".join(f"m.{c}{n} = w{n}.{c}" for c in _address_columns(join))
-        fetch.append(f"LEFT JOIN ({wide}) w{n} ON {on}")
+        by_address = " AND ".join(f"m.{c}{n} = w{n}.{c}" for c in _address_columns(join))
+        fetch.append(f"LEFT JOIN ({wide}) w{n} ON {by_address}")
         features += [f"w{n}.f{i} AS {ident(name)}" for i, (_, name) in enumerate(join.features)]
     return (
         f"WITH m AS ({matched}) SELECT {', '.join(features)} FROM m {' '.join(fetch)} "

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from feast.data_format import ParquetFormat
@@ -35,7 +36,7 @@ class Limits:
 def connect(limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
     Path(limits.temp_root).mkdir(parents=True, exist_ok=True)
     spill = tempfile.mkdtemp(prefix="duckdb-", dir=limits.temp_root)
-    config = {
+    config: dict[str, Any] = {
         "memory_limit": limits.memory_limit,
         "temp_directory": spill,
         "max_temp_directory_size": limits.max_temp_size,

@@ -10,7 +10,7 @@ aggregations, validation, offline writes, or an online store without `write_arro
 the local engine unchanged.
 """
 
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 import pyarrow as pa
 from feast import FeatureView
@@ -19,7 +19,14 @@ from feast.infra.common.materialization_job import MaterializationJobStatus, Mat
 from feast.infra.compute_engines.local.compute import LocalComputeEngine, LocalComputeEngineConfig
 from feast.infra.compute_engines.local.job import LocalMaterializationJob
 from feast.infra.registry.base_registry import BaseRegistry
+from feast.repo_config import RepoConfig
 from feast.utils import _get_column_names
+
+
+class ArrowWriter(Protocol):
+    """An online store that writes Arrow tables (as `BulkSqliteOnlineStore` does)."""
+
+    def write_arrow(self, config: RepoConfig, view: FeatureView, table: pa.Table) -> None: ...
 
 
 class BulkComputeEngineConfig(LocalComputeEngineConfig):
@@ -36,7 +43,9 @@ class BulkComputeEngine(LocalComputeEngine):
         try:
             table = self._latest_rows(registry, task)
             if table.num_rows:
-                self.online_store.write_arrow(self.repo_config, task.feature_view, table)
+                # _takes admitted only an online store with write_arrow
+                writer = cast(ArrowWriter, self.online_store)
+                writer.write_arrow(self.repo_config, task.feature_view, table)
         except Exception as exc:  # reported through the job, as the local engine does
             return LocalMaterializationJob(job_id, MaterializationJobStatus.ERROR, error=exc)
         return LocalMaterializationJob(job_id, MaterializationJobStatus.SUCCEEDED)
@@ -58,11 +67,13 @@ class BulkComputeEngine(LocalComputeEngine):
 
     def _latest_rows(self, registry: BaseRegistry, task: MaterializationTask) -> pa.Table:
         view = task.feature_view
+        source = view.batch_source
+        assert source is not None  # _takes admits only views with a batch source
         entities = [registry.get_entity(name, task.project) for name in view.entities]
         keys, features, ts, created = _get_column_names(view, entities)
         job = self.offline_store.pull_latest_from_table_or_query(
             config=self.repo_config,
-            data_source=view.batch_source,
+            data_source=source,
             join_key_columns=keys,
             feature_name_columns=features,
             timestamp_field=ts,
@@ -71,5 +82,5 @@ class BulkComputeEngine(LocalComputeEngine):
             end_date=task.end_time,
         )
         table = job.to_arrow()
-        mapping = view.batch_source.field_mapping
+        mapping = source.field_mapping
         return table.rename_columns([mapping.get(c, c) for c in table.column_names])

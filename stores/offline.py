@@ -124,6 +124,7 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
                 config, feature_views, feature_refs, entity_df, registry, project,
                 full_feature_names, filter_by_created_timestamp,
             )  # fmt: skip
+        assert isinstance(entity_df, pd.DataFrame)  # _check_fast_path sent SQL to the stock join
         ts_col = infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )

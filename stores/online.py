@@ -39,7 +39,7 @@ from pydantic import StrictStr
 
 from stores import codecs
 from stores.duck import ident
-from stores.errors import OnlineLayoutError
+from stores.errors import OnlineLayoutError, StoreError
 
 LAYOUTS = "bulk__layouts"
 FIXED = ("entity_key", "event_ts", "created_ts", "layout")
@@ -122,6 +122,8 @@ class BulkSqliteOnlineStore(OnlineStore):
         """Write the latest row per entity of `table` (join keys, features, timestamps) in one
         transaction, converting column by column instead of value by value."""
         source = view.batch_source
+        if source is None:
+            raise StoreError(f"feature view {view.name!r} has no batch source for its timestamps")
         keys = codecs.entity_keys(
             {f.name: (table[f.name], f.dtype.to_value_type()) for f in view.entity_columns},
             config.entity_key_serialization_version,
@@ -218,8 +220,8 @@ class BulkSqliteOnlineStore(OnlineStore):
         columns = tuple([d[0] for d in cursor.description])
         known = self._decoders.get(columns)
         if known is None:
-            at = map(columns.index, ("entity_key", "event_ts", "layout"))
-            known = self._decoders[columns] = (*at, {})
+            key_at, event_at, layout_at = map(columns.index, ("entity_key", "event_ts", "layout"))
+            known = self._decoders[columns] = (key_at, event_at, layout_at, {})
         key_at, event_at, layout_at, by_layout = known
         found = {}
         for row in cursor:

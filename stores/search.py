@@ -27,6 +27,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -54,7 +55,9 @@ class EntityRows:
     @classmethod
     def of(cls, table: pa.Table, ts: pa.ChunkedArray, keys: list[str]) -> "EntityRows":
         """From the entity frame as Arrow and its times as UTC microsecond timestamps."""
-        return cls(pl.from_arrow(table.select(keys)), pc.cast(ts, pa.int64()).to_numpy())
+        # from_arrow is typed DataFrame | Series; a Table always gives a DataFrame.
+        keys_frame = cast(pl.DataFrame, pl.from_arrow(table.select(keys)))
+        return cls(keys_frame, pc.cast(ts, pa.int64()).to_numpy())
 
 
 def search_join(entities: EntityRows, join: ViewJoin) -> pa.Table:
@@ -135,7 +138,8 @@ def _key(column: pl.Series, kind: pl.DataType) -> pl.Series:
 
 def _integer_numbers(right: pl.Series, left: pl.Series) -> tuple[np.ndarray, np.ndarray, int]:
     """Keys numbered by their value minus the smallest feature-row key."""
-    low, high = int(right.min()), int(right.max())
+    # An integer column's min and max are ints (typed as any scalar); it is not empty here.
+    low, high = int(cast(int, right.min())), int(cast(int, right.max()))
     if high - low >= LIMIT:
         raise UnsupportedSourceError("integer keys span more than 62 bits")
     inside = left.is_between(low, high).fill_null(False).to_numpy()

@@ -22,7 +22,7 @@ from training.examples import ROW_ID, entity_columns, entity_frame, read_example
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore
+    from feast import Entity, FeatureService, FeatureStore, FeatureView, OnDemandFeatureView
 
 
 def open_store(repo: Path) -> "FeatureStore":
@@ -145,10 +145,13 @@ def registry_fingerprint(store: "FeatureStore", service: "FeatureService") -> st
     even when no definition did.
     """
     names = {p.name for p in service.feature_view_projections}
-    views = [v for v in store.list_feature_views() if v.name in names]
+    views: list[FeatureView | OnDemandFeatureView] = [
+        v for v in store.list_feature_views() if v.name in names
+    ]
     views += [v for v in store.list_on_demand_feature_views() if v.name in names]
     entities = {e for v in views for e in getattr(v, "entities", [])}
-    objects = [service, *views, *(e for e in store.list_entities() if e.name in entities)]
+    objects: list[FeatureService | FeatureView | OnDemandFeatureView | Entity] = [service, *views]
+    objects += [e for e in store.list_entities() if e.name in entities]
     specs = sorted(obj.to_proto().spec.SerializeToString(deterministic=True) for obj in objects)
     return hashlib.sha256(b"\x00".join(specs)).hexdigest()
 

@@ -69,6 +69,11 @@ def _view_table(store: "FeatureStore", projection) -> ViewTable:
             f"view {view.name!r} has a created-timestamp column: the leakage guard does not "
             "implement Feast's created-timestamp tie-break; extend training/leakage.py first"
         )
+    if source is None or not hasattr(source, "path"):
+        raise DataError(
+            f"view {view.name!r} has no batch source with a path: the leakage guard reads the "
+            "view's offline table from that file"
+        )
     path = Path(source.path)
     path = path if path.is_absolute() else Path(store.repo_path) / path
     keys = {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.contract import ModelContract
+from training.errors import RegistryError
 from training.settings import ROOT, TrainingSettings
 
 if TYPE_CHECKING:
@@ -108,7 +109,10 @@ def log_model(feast: Any, model: Any, names: list[str]) -> str:
         serialization_format="skops",
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
     )
-    return mlflow.last_logged_model().model_uri
+    logged = mlflow.last_logged_model()
+    if logged is None:
+        raise RegistryError("MLflow recorded no logged model after logging one through Feast")
+    return logged.model_uri
 
 
 def log_files(folder: Path, artifact_path: str) -> None:
