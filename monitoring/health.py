@@ -55,6 +55,8 @@ def serving(log: pl.DataFrame, sent: pl.DataFrame) -> dict:
 
 def _newest_read(store, view, sample: int) -> datetime | None:
     """The newest event time among the stored rows of sampled entities of the view."""
+    from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
+
     from pipelines.parity import entity_keys
 
     keys = tuple(c.name for c in view.entity_columns)
@@ -63,5 +65,10 @@ def _newest_read(store, view, sample: int) -> datetime | None:
         return None
     first = view.features[0].name
     read = store.get_online_features(features=[f"{view.name}:{first}"], entity_rows=rows.to_dicts())
-    seconds = [s for s in read.to_dict(include_event_timestamps=True)[f"{first}__ts"] if s]
+    vector = read.proto.results[list(read.proto.metadata.feature_names.val).index(first)]
+    seconds = [
+        stamp.seconds
+        for stamp, status in zip(vector.event_timestamps, vector.statuses, strict=True)
+        if status != FieldStatus.NOT_FOUND  # a stored row, whatever its value
+    ]
     return datetime.fromtimestamp(max(seconds), UTC) if seconds else None

@@ -22,7 +22,8 @@ from pipelines.readers import ISSUES
 
 DROPPED_AT = "_dropped_at"
 FILE = "_file"
-EXTRA = (ISSUES, DROPPED_AT, FILE)
+MONTH = "_month"  # the partition a row was read from, when several are validated at once
+EXTRA = (ISSUES, DROPPED_AT, FILE, MONTH)
 REASON_COLUMNS = ("rule", "column", "value")
 
 
@@ -46,8 +47,10 @@ def empty_reasons() -> pl.DataFrame:
 
 
 def duplicate_keys(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
-    """Every row whose key was already seen earlier in the batch (the first one is kept)."""
-    dupes = frame.filter(~pl.struct(list(source.key)).is_first_distinct())
+    """Every row whose key was already seen earlier in the batch, within its month (the first
+    one is kept)."""
+    scope = [*source.key, *([MONTH] if MONTH in frame.columns else [])]
+    dupes = frame.filter(~pl.struct(scope).is_first_distinct())
     key = pl.concat_str([pl.col(k).cast(pl.String) for k in source.key], separator="|")
     return failures(dupes, "duplicate_key", ",".join(source.key), key)
 
@@ -171,3 +174,19 @@ def too_many_bad(bad: int, rows_in: int, max_bad_share: float, reasons: pl.DataF
         f"{bad} of {rows_in} rows break the contract ({bad / rows_in:.1%} > the "
         f"{max_bad_share:.1%} allowed); most broken rules: {rules}"
     )
+
+
+def by_month(result: Validated) -> dict[str, Validated]:
+    """A validation of several months at once (rows tagged with `MONTH`), month by month."""
+    valid = result.valid.partition_by(MONTH, as_dict=True)
+    bad = result.quarantined.partition_by(MONTH, as_dict=True)
+    months = sorted({k[0] for k in [*valid, *bad]})
+    empty_valid, empty_bad = result.valid.clear(), result.quarantined.clear()
+    return {
+        str(m): Validated(
+            result.table,
+            valid.get((m,), empty_valid).drop(MONTH),
+            bad.get((m,), empty_bad).drop(MONTH),
+        )
+        for m in months
+    }

@@ -192,7 +192,8 @@ def build_features(
         counts[name] = _combine(offline, name, table)
     for view in domain.static():
         counts[view.name] = write_static(static_table(domain, validated, view), offline / view.name)
-    marks = {"as_of": watermark(domain, validated), "labels_until": labels_until(domain, validated)}
+    known = known_times(domain, validated)
+    marks = {"as_of": watermark(known), "labels_until": labels_until(domain, known)}
     write_json({k: v.isoformat() for k, v in marks.items()}, offline / WATERMARK)
     return counts
 
@@ -211,23 +212,26 @@ def write_static(frame: pl.DataFrame, stem: Path) -> int:
     return frame.height
 
 
-def watermark(domain: Domain, validated: Path) -> datetime:
+def known_times(domain: Domain, validated: Path) -> dict[str, datetime]:
+    """Each timed source's latest moment a validated row of it became known."""
+    found = {s.name: known_until(domain, validated, s) for s in domain.timed_sources()}
+    return {name: t for name, t in found.items() if t is not None}
+
+
+def watermark(known: dict[str, datetime]) -> datetime:
     """Complete up to the moment every timed source has data for: the earliest, over those
     sources, of the latest moment one of their rows became known."""
-    latest = [known_until(domain, validated, s) for s in domain.timed_sources()]
-    found = [t for t in latest if t is not None]
-    if not found:
+    if not known:
         raise PipelineError("no timed source has validated rows: nothing says how far data goes")
-    return min(found)
+    return min(known.values())
 
 
-def labels_until(domain: Domain, validated: Path) -> datetime:
+def labels_until(domain: Domain, known: dict[str, datetime]) -> datetime:
     """The latest moment by which everything the task's examples are made of was known: a
     label due later is not known yet (the rows it depends on may not have arrived)."""
     feeding = domain.derived_from(domain.task.examples)
-    timed = [s for s in domain.timed_sources() if s.name in feeding]
-    found = [t for s in timed if (t := known_until(domain, validated, s)) is not None]
-    return min(found) if found else watermark(domain, validated)
+    found = [t for name, t in known.items() if name in feeding]
+    return min(found) if found else watermark(known)
 
 
 def known_until(domain: Domain, validated: Path, source: Source) -> datetime | None:

@@ -77,9 +77,13 @@ def _copy(tmp_path: Path, repo: Path = FLIGHTS) -> Path:
             lambda r: _edit(r / "task.py", 'examples="flight_outcomes"', 'examples="flights"'),
             "must be a derivation's output",
         ),
+        (
+            lambda r: _edit(r / "sources.py", "    contract=Airlines,\n", ""),
+            r"sources.py: importing it failed: TypeError: .*'contract'",
+        ),
     ],
     ids=["no yaml", "no task", "two tasks", "unknown source", "unknown reference", "syntax",
-         "raises", "examples"],
+         "raises", "examples", "no contract"],
 )  # fmt: skip
 def test_a_folder_the_platform_cannot_run_is_named(tmp_path, change, complaint) -> None:
     repo = _copy(tmp_path)
