@@ -96,3 +96,12 @@ def _edit(path: Path, old: str, new: str, count: int = -1) -> None:
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, count))
+
+
+def test_show_lists_what_a_folder_declares(capsys) -> None:
+    from larder.__main__ import main
+
+    assert main(["show", str(STORMS)]) == 0
+    said = capsys.readouterr().out
+    assert "source storms" in said and "task hurricane_24h" in said
+    assert "WindowedView basin_activity on storm_tracks" in said

@@ -1,5 +1,6 @@
 """`python -m serving` and its settings: flags over environment over defaults."""
 
+import json
 import os
 
 import pytest
@@ -60,3 +61,13 @@ def test_without_a_champion_it_says_so_in_one_line_and_exits_2(monkeypatch, tmp_
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "flight_delay@champion" in err and "Traceback" not in err
+
+
+def test_the_example_body_is_a_request_the_server_takes(
+    platform, client, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(platform.feature_repo))
+    cli.main(["--example"])
+    body = json.loads(capsys.readouterr().out)
+    assert set(body) == {"tailnum", "carrier", "origin", "scheduled_departure", "distance"}
+    assert client.post("/predict", json=body).status_code == 200
