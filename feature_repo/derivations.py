@@ -13,7 +13,7 @@ import polars as pl
 from larder import derivation
 
 LATE_MINUTES = 15
-PREDICTION_LEAD = timedelta(hours=2)
+PREDICTION_LEAD = timedelta(hours=2)  # the task's lead: examples are predicted this early
 
 # Destinations missing from the package's airports table (Puerto Rico and the Virgin Islands)
 MISSING_TZONES = {

@@ -1,7 +1,9 @@
 """The flights domain's prediction task: two hours before a flight's scheduled departure, the
 probability that it arrives more than 15 minutes late or is cancelled (or diverted)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+
+from derivations import PREDICTION_LEAD
 
 from larder import GradientBoosting, RateBy, Replay, Task, TimeSplit
 
@@ -10,7 +12,7 @@ flight_delay = Task(
     examples="flight_outcomes",
     key=("scheduled_departure", "carrier", "flight"),
     time="scheduled_departure",
-    lead=timedelta(hours=2),
+    lead=PREDICTION_LEAD,  # the examples' prediction_time is this far before departure
     label="late",
     label_known_at="known_at",
     feature_service="flight_delay_v1",

@@ -47,13 +47,8 @@ from larder.views import (
     window_length,
 )
 
-PRODUCT = "larder"
-ENV_PREFIX = "LARDER_"
-
 __all__ = [
     "EVENT_TIMESTAMP",
-    "ENV_PREFIX",
-    "PRODUCT",
     "ROW",
     "STATIC_SINCE",
     "TODAY",

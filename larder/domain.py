@@ -105,21 +105,33 @@ def _imports_feast(path: Path) -> bool:
 
 @contextmanager
 def _own_modules(repo: Path, names: list[str]) -> Iterator[None]:
-    """Imports of `names` resolve to this folder's files while the block runs; any modules
-    of those names loaded before (another domain's) are put back after."""
-    before = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    """Imports of `names` (the folder's modules and packages) resolve to this folder's files
+    while the block runs; any modules of those names loaded before (another domain's) are put
+    back after, and none of this folder's is left behind."""
+    before = {m: sys.modules.pop(m) for m in list(sys.modules) if _under(m, names)}
     sys.path.insert(0, str(repo))
     try:
         yield
     finally:
         sys.path.remove(str(repo))
-        for name in names:
-            sys.modules.pop(name, None)
+        for name in list(sys.modules):
+            if _under(name, names) or _inside(sys.modules[name], repo):
+                sys.modules.pop(name, None)
         sys.modules.update(before)
+
+
+def _under(module: str, names: list[str]) -> bool:
+    return module.split(".")[0] in names
+
+
+def _inside(module: ModuleType, repo: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and Path(file).is_relative_to(repo)
 
 
 def _import(repo: Path, files: list[Path]) -> list[ModuleType]:
     names = [p.stem for p in repo.glob("*.py")]
+    names += [p.parent.name for p in repo.glob("*/__init__.py")]
     modules = []
     with _own_modules(repo, names):
         for path in files:

@@ -139,6 +139,12 @@ class Source:
             raise ValueError(f"source {self.name!r} names column(s) {unknown} not in its schema")
         if self.time and self.schema[self.time] != UTC_US:
             raise ValueError(f"source {self.name!r}: time column {self.time!r} must be {UTC_US}")
+        if (self.time or self.known_at) and self.partition is None:
+            raise ValueError(
+                f"source {self.name!r} has rows in time but no partition: give it "
+                f"partition=Monthly(...) so its months can be validated and transformed one by "
+                f"one (a table with no time, a lookup, needs neither)"
+            )
 
     @property
     def is_reference(self) -> bool:

@@ -1,9 +1,10 @@
-"""Drift: how far one week of served features (or probabilities) moved from the training reference.
+"""Drift: how far one period of served features (or probabilities) moved from the training
+reference.
 
 Each feature is compared as two samples, `reference` (the training frame) and `current` (the
-week's prediction log); served probabilities are compared the same way, as a numeric feature.
+period's prediction log); served probabilities are compared the same way, as a numeric feature.
 
-Why effect sizes and not p-values: a week of serving holds tens of thousands of rows, and at
+Why effect sizes and not p-values: a period of serving holds thousands of rows, and at
 that size a hypothesis test calls any difference significant, however small. PSI, Jensen-Shannon
 and a scaled Wasserstein distance measure *how much* the distribution moved, and a feature is
 flagged when at least `DriftThresholds.votes` of them reach their thresholds (PSI 0.2 is the

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
+from stores.feast_private import online_store
+
 
 def freshness(store, view_names: list[str], clock: datetime, sample: int = 1000) -> list[dict]:
     """Per view: the newest value in the online store, its age at `clock`, and the view's ttl.
@@ -12,7 +14,7 @@ def freshness(store, view_names: list[str], clock: datetime, sample: int = 1000)
     The platform's bulk SQLite store answers the newest event time with one query; any other
     online store (stock Feast's, Redis, ...) is asked, through Feast's OnlineStore interface,
     for up to `sample` entities of the view's offline table, and the newest of those counts."""
-    online = store._get_provider().online_store
+    online = online_store(store)
     out = []
     for name in view_names:
         view = store.get_feature_view(name)

@@ -2,8 +2,8 @@
 
 Triggers: realized ROC AUC fell below the champion's served baseline by more than a margin;
 enough of the champion's most important features drifted; the champion is old enough for the
-schedule. A cooldown after each retrain holds back the next one, so one bad week does not
-retrain every week; a trigger held back by the cooldown is written down as such.
+schedule. A cooldown after each retrain holds back the next one, so one bad period does not
+retrain every period; a trigger held back by the cooldown is written down as such.
 """
 
 from dataclasses import dataclass, field

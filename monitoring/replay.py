@@ -36,7 +36,7 @@ from monitoring.settings import ReplaySettings
 from monitoring.world import World, load_world, world_folder, write_drop, write_references
 from pipelines import materialize, stages
 from training import promote
-from training.contract import service_inputs
+from training.contract import service_inputs, service_reads
 from training.errors import TrainingError
 from training.settings import TrainingSettings
 from training.train import train
@@ -195,19 +195,20 @@ class Replay:
             due = self._world.schedule(step, min(step + every, until))
             with self.timed("predictions over HTTP"):
                 if due.height:
-                    fields = self._request_fields()
+                    fields, keys = self._request_fields()
                     key = list(self.domain.task.key)
-                    sent.append(self._server.predict(due, fields, key, self.s.batch_size))
+                    sent.append(self._server.predict(due, fields, keys, key, self.s.batch_size))
             step += every
         return pl.concat(sent) if sent else self._no_requests()
 
-    def _request_fields(self) -> list[str]:
-        """What a request to the champion holds: its service's join keys and request fields,
-        and the task's time."""
+    def _request_fields(self) -> tuple[list[str], list[str]]:
+        """What a request to the champion holds (its service's join keys and request fields,
+        and the task's time), and which of those are join keys."""
         service = self._store.get_feature_service(self._champion.service)
         keys, requested = service_inputs(self._store, service)
         task = self.domain.task
-        return [*keys, *requested, *([task.time] if task.time not in keys + requested else [])]
+        time = [task.time] if task.time not in keys + requested else []
+        return [*keys, *requested, *time], keys
 
     def _no_requests(self) -> pl.DataFrame:
         key = self._world.examples.select(self.domain.task.key).schema
@@ -261,13 +262,9 @@ class Replay:
         """The request fields that are timestamps (they are logged as text)."""
         from feast.types import UnixTimestamp
 
-        names = {p.name for p in service.feature_view_projections}
-        times = {self.domain.task.time}
-        for view in self._store.list_on_demand_feature_views():
-            if view.name in names:
-                for source in view.source_request_sources.values():
-                    times |= {f.name for f in source.schema if f.dtype == UnixTimestamp}
-        return sorted(times)
+        requested = service_reads(self._store, service).requested
+        times = {name for name, f in requested.items() if f.dtype == UnixTimestamp}
+        return sorted({self.domain.task.time, *times})
 
     def _batch_at(self, moment: datetime) -> datetime:
         """The last batch at or before `moment`: what the online store held then."""
@@ -275,10 +272,9 @@ class Replay:
         return start + ((moment - start) // every) * every
 
     def _views(self, service_name: str) -> list[str]:
+        """The batch views answering the service, those only its on-demand views read too."""
         service = self._store.get_feature_service(service_name)
-        names = {p.name for p in service.feature_view_projections}
-        views = {v.name for v in self._store.list_feature_views()}
-        return sorted(n for n in names if n in views)
+        return sorted(service_reads(self._store, service).views)
 
     def _decide(self, k: int, summary: dict, clock: datetime) -> dict:
         champ = self._champion

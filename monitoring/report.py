@@ -161,7 +161,7 @@ def health_chart(periods: list[dict]) -> bytes:
     views = [f["view"] for f in periods[0]["freshness"]] if periods else []
     for i, view in enumerate(views):
         right.plot(x, [_nan(p["freshness"][i]["age_hours"]) for p in periods], label=view)
-    right.set(xlabel="period", ylabel="hours", title="Age of the newest online value at week end")
+    right.set(xlabel="period", ylabel="hours", title="Age of the newest online value at period end")
     right.legend(fontsize=8)
     return _png(fig)
 

@@ -48,12 +48,17 @@ class Server:
         return {"authorization": f"Bearer {self.admin_token}"}
 
     def predict(
-        self, due: pl.DataFrame, fields: list[str], key: list[str], batch_size: int
+        self,
+        due: pl.DataFrame,
+        fields: list[str],
+        join_keys: list[str],
+        key: list[str],
+        batch_size: int,
     ) -> pl.DataFrame:
         """Every due example through POST /predict/batch, its request holding only `fields`;
         one row per example: its `key`, prediction time, HTTP status, request id (to find it
         in the prediction log) and probability."""
-        strings = {c for c in fields if due.schema[c] == pl.String}
+        strings = {c for c in join_keys if due.schema[c] == pl.String}
         requests = [_request(row, strings) for row in due.select(fields).to_dicts()]
         keys = due.select(*key, pl.col(PREDICTED).alias("prediction_time")).to_dicts()
         sent = []
@@ -83,8 +88,8 @@ SENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 
 def _request(row: dict, strings: set[str]) -> dict:
-    """JSON for one example: times in ISO-8601, a missing text value as the missing-key mark
-    (as training gives a missing join key)."""
+    """JSON for one example: times in ISO-8601, a missing text join key (`strings`) as the
+    missing-key mark, as training gives it; other missing values as null."""
     out = {}
     for name, value in row.items():
         if value is None and name in strings:

@@ -12,6 +12,7 @@ pushes of the rows made in the last hour, and prediction requests that carry onl
 request's fields.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ def load_world(domain: Domain, folder: Path, pushed_views: dict[str, list[str]])
     """Read the source tables once; every row gets the moment it became known.
 
     `pushed_views`: push source -> the views it feeds (from the Feast registry)."""
-    raw = {name: _read(folder, source) for name, source in domain.sources.items()}
+    raw = {name: _read(folder, source, domain.sources) for name, source in domain.sources.items()}
     lazy = {name: frame.lazy() for name, frame in raw.items()}
     derived = transform.derive(domain, lazy)
     tables = {name: _known(domain.sources[name], frame, derived) for name, frame in raw.items()}
@@ -85,9 +86,9 @@ def _known(source: Source, frame: pl.DataFrame, derived: dict[str, pl.LazyFrame]
     return frame
 
 
-def _read(folder: Path, source: Source) -> pl.DataFrame:
-    files = [p for p in ingest.landing_files(folder, {source.name: source})]
-    mine = [p for p in files if ingest.table_for(p, {source.name: source}) is not None]
+def _read(folder: Path, source: Source, sources: Mapping[str, Source]) -> pl.DataFrame:
+    files = ingest.landing_files(folder, sources)
+    mine = [p for p in files if ingest.table_for(p, sources) is source]
     if not mine:
         raise FileNotFoundError(
             f"the replay's world has no {source.name} file in {folder}: point it at a folder "

@@ -12,6 +12,7 @@ column, value), keyed by the row's index (`ROW`):
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pandera.errors
 import polars as pl
@@ -120,9 +121,18 @@ def timeliness_failures(frame: pl.DataFrame, source: Source) -> list[pl.DataFram
     ]
     if source.lateness is not None:
         oldest = pl.col(DROPPED_AT) - source.lateness
-        rule = f"within({source.lateness.days}d)"
+        rule = f"within({_span(source.lateness)})"
         found.append(failures(frame.filter(event < oldest), rule, source.time, event))
     return found
+
+
+def _span(delta: timedelta) -> str:
+    """A lateness as a rule's name shows it: 2d, 12h, 90m, 45s."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def rule_failures(

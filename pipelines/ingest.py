@@ -53,19 +53,19 @@ def file_hash(path: Path) -> str:
 
 
 def table_for(path: Path, sources: Mapping[str, Source]) -> Source | None:
-    """The table a file feeds, from its name: the table's name, alone or before `_`/`-`."""
+    """The table a file feeds, from its name: the table's name, alone or before `_`/`-`; of
+    tables whose names fit, the longest (`orders_items_2.csv` feeds `orders_items`, not
+    `orders`)."""
     name = path.name.lower()
     if not name.endswith(SUFFIXES):
         return None
     base = name.split(".")[0]
-    return next(
-        (
-            s
-            for s in sources.values()
-            if base == s.name or base.startswith((f"{s.name}_", f"{s.name}-"))
-        ),
-        None,
-    )
+    fits = [
+        s
+        for s in sources.values()
+        if base == s.name or base.startswith((f"{s.name}_", f"{s.name}-"))
+    ]
+    return max(fits, key=lambda s: len(s.name), default=None)
 
 
 def read_source(table: Source, path: Path) -> pl.DataFrame:

@@ -4,18 +4,20 @@ The offline store keeps each table as one Parquet file per month of its rows' ti
 (`offline/_partitions/<table>/<YYYY-MM>.parquet`); the file Feast reads (`offline/<table>.parquet`)
 is their concatenation, rewritten after every run. A run over some changed source months
 recomputes only the offline months those can change (from `reach` before each month to its end
-plus `reach` and the widest window, `reach` being the widest of the domain's derivations),
+plus `reach` and the widest window, `reach` being the longest chain of the domain's derivations),
 reading the source months those need, so it writes the same bytes a full recompute would.
 Static views and tables with no time are written whole.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-from larder import EVENT_TIMESTAMP, Source, StaticView
+from larder import EVENT_TIMESTAMP, Source, StaticView, View
 from larder.domain import Domain
 from pipelines import transform
 from pipelines.errors import PipelineError
@@ -61,7 +63,7 @@ def plan(
     available: list[str],
     changed: list[str] | None,
     horizon: timedelta,
-    reach: timedelta = timedelta(days=2),
+    reach: timedelta,
 ) -> Plan:
     """Which offline months the changed source months can alter, and what to read for them."""
     unknown = sorted(set(changed or []) - set(available))
@@ -140,7 +142,7 @@ def feature_tables(domain: Domain, validated: Path, months: list[str]) -> dict[s
     for view in domain.views.values():
         if isinstance(view, StaticView):
             continue
-        frame = transform.view_table(view, tables).collect()
+        frame = _computed(view, partial(transform.view_table, view, tables))
         out[view.name] = Table(frame, EVENT_TIMESTAMP, [*view.entities, EVENT_TIMESTAMP])
     return out
 
@@ -178,7 +180,19 @@ def horizon(domain: Domain) -> timedelta:
 
 
 def reach(domain: Domain) -> timedelta:
-    return max([d.reach for d in domain.derivations.values()], default=timedelta(0))
+    """How far an output row may lie from the source rows behind it: the reaches of a chain of
+    derivations add up, and the longest chain counts."""
+    derivations = domain.derivations
+    chain: dict[str, timedelta] = {}
+
+    def along(name: str) -> timedelta:
+        if name not in chain:
+            step = derivations[name]
+            before = [along(i) for i in step.inputs if i in derivations]
+            chain[name] = step.reach + max(before, default=timedelta(0))
+        return chain[name]
+
+    return max(map(along, derivations), default=timedelta(0))
 
 
 def build_features(
@@ -204,7 +218,18 @@ def static_table(domain: Domain, validated: Path, view: StaticView) -> pl.DataFr
         rows = _scan(validated, domain.sources[view.source], None)
     else:
         rows = transform.derive(domain, inputs(domain, validated, None))[view.source]
-    return transform.static(rows, view).collect()
+    return _computed(view, partial(transform.static, rows, view))
+
+
+def _computed(view: View, compute: Callable[[], pl.LazyFrame]) -> pl.DataFrame:
+    """A view's table, or a PipelineError naming the view (a feature column it names is not in
+    its source, a mean over text, a `where` Polars refuses)."""
+    try:
+        return compute().collect()
+    except (pl.exceptions.PolarsError, ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(
+            f"view {view.name!r} on {view.source!r} cannot be computed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def write_static(frame: pl.DataFrame, stem: Path) -> int:

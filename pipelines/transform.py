@@ -14,8 +14,7 @@ from larder import EVENT_TIMESTAMP, UTC_US, ObservedView, StaticView, View, Wind
 from larder.domain import Domain
 from pipelines import windows
 from pipelines.errors import PipelineError
-
-DTYPES = {"int64": pl.Int64, "float64": pl.Float64, "string": pl.String}
+from pipelines.windows import DTYPES
 
 
 def derive(domain: Domain, inputs: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
@@ -31,8 +30,10 @@ def derive(domain: Domain, inputs: Mapping[str, pl.LazyFrame]) -> dict[str, pl.L
         frames = {i: get(i, (*path, name)) for i in made.inputs}
         try:
             tables[name] = made(**frames).collect().lazy()
-        except pl.exceptions.PolarsError as exc:
-            raise PipelineError(f"derivation {name!r} failed: {exc}") from exc
+        except PipelineError:
+            raise
+        except Exception as exc:  # the domain's own code: say whose it is, not a traceback
+            raise PipelineError(f"derivation {name!r} failed: {type(exc).__name__}: {exc}") from exc
         return tables[name]
 
     for name in domain.derivations:

@@ -14,9 +14,11 @@ from typing import Any
 
 import uvicorn
 
+from larder.domain import DomainError
 from serving.errors import ServingError
-from serving.model import champion_version
+from serving.model import champion_service, champion_version
 from serving.settings import ServingSettings
+from training.errors import ContractError
 
 
 def check_champion(settings: ServingSettings) -> None:
@@ -24,15 +26,22 @@ def check_champion(settings: ServingSettings) -> None:
 
 
 def example(settings: ServingSettings) -> dict:
-    """A `/predict` body for the task's FeatureService, from its last example."""
+    """A `/predict` body for the champion's FeatureService (the task's, before there is one),
+    valued from the task's last example."""
     from feast import FeatureStore
 
     from larder import data_dir
+    from serving.errors import ModelNotFoundError
     from serving.requests import request_fields, with_examples
+    from training.contract import find_service
 
     task = settings.task
+    try:
+        service = champion_service(settings.tracking_uri, settings.model, settings.model_alias)
+    except ModelNotFoundError:
+        service = task.feature_service
     store = FeatureStore(repo_path=str(settings.feature_repo))
-    fields = request_fields(store, store.get_feature_service(task.feature_service), task)
+    fields = request_fields(store, find_service(store, service), task)
     table = data_dir(settings.feature_repo) / "offline" / f"{task.examples}.parquet"
     return {f.name: f.example for f in with_examples(fields, table, task.time)}
 
@@ -46,15 +55,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-access-log", action="store_true", help="no line per request")
     parser.add_argument("--example", action="store_true", help="print a /predict body, exit")
     args = parser.parse_args(argv)
-    if args.example:
-        import json
-
-        print(json.dumps(example(defaults)))
-        return
     settings = defaults.model_copy(update={"host": args.host, "port": args.port})
     try:
+        if args.example:
+            import json
+
+            print(json.dumps(example(settings)))
+            return
         check_champion(settings)
-    except ServingError as exc:
+    except (ServingError, DomainError, ContractError) as exc:
         print(f"python -m serving: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     options: dict[str, Any] = {

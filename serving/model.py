@@ -100,6 +100,12 @@ def champion_version(tracking_uri: str, name: str, alias: str) -> str:
     return str(version.version)
 
 
+def champion_service(tracking_uri: str, name: str, alias: str) -> str:
+    """The FeatureService the version `name@alias` was trained on (what the server answers)."""
+    _, version = _find_version(tracking_uri, name, alias)
+    return _contract(version.tags, f"{name} version {version.version}").feature_service
+
+
 def _find_version(tracking_uri: str, name: str, alias: str) -> tuple[Any, Any]:
     import mlflow
 

@@ -25,6 +25,7 @@ from feast.value_type import ValueType
 
 from serving.errors import BadReadError
 from serving.request_features import RequestTransform, request_transform, sources
+from stores.feast_private import provider
 
 PRESENT, NOT_FOUND, STALE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 SCALARS = {"int64_val", "int32_val", "double_val", "float_val", "string_val", "bool_val"}
@@ -166,7 +167,7 @@ class OnlineReader:
 
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
-        self._provider = store._get_provider()
+        self._provider = provider(store)
 
     def read(
         self, plan: Plan, entities: Mapping[str, Sequence[Any]], as_of: Sequence[float]
@@ -261,7 +262,7 @@ def _python(proto: Value) -> Any:
 
 
 def _known_entity_key(read: ViewRead, key: tuple) -> EntityKey:
-    """`_entity_key`, remembered: building the protobuf costs more than the lookup. Read only
+    """`entity_key`, remembered: building the protobuf costs more than the lookup. Read only
     by the store, never changed. Keyed with the values' types, since 1 == 1.0 == True."""
     typed = tuple((type(value), value) for value in key)
     return _cached_entity_key(read.join_keys, read.types, read.columns, typed)
@@ -274,7 +275,7 @@ def _cached_entity_key(
     return _key(join_keys, types, columns, [v for _, v in typed])
 
 
-def _entity_key(read: ViewRead, key: tuple) -> EntityKey:
+def entity_key(read: ViewRead, key: tuple) -> EntityKey:
     return _key(read.join_keys, read.types, read.columns, key)
 
 

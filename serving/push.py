@@ -21,7 +21,8 @@ from feast import FeatureStore, FeatureView
 from feast.data_source import KafkaSource, KinesisSource, PushSource
 
 from serving.errors import BadReadError
-from serving.online import ViewRead, _entity_key
+from serving.online import ViewRead, entity_key
+from stores.feast_private import provider
 
 _THREADS = threading.Lock()
 
@@ -100,8 +101,8 @@ def _stored_times(store: FeatureStore, view: FeatureView, keys) -> list[pd.Times
         names=(),
         ttl_s=None,
     )
-    protos = [_entity_key(read, tuple(_plain(v) for v in key)) for key in keys]
-    found = store._get_provider().online_read(store.config, view, protos, None)
+    protos = [entity_key(read, tuple(_plain(v) for v in key)) for key in keys]
+    found = provider(store).online_read(store.config, view, protos, None)
     return [None if ts is None else pd.Timestamp(ts) for ts, _ in found]
 
 

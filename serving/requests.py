@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, create_m
 
 from larder import Task, data_dir
 from serving.schemas import FeatureValue, ModelInfo, UtcTime
-from training.contract import service_inputs
+from training.contract import service_reads
 
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 Whole = Annotated[int, Strict()]
@@ -59,7 +59,8 @@ class Schemas:
 
 
 def request_fields(store: FeatureStore, service: FeatureService, task: Task) -> list[RequestField]:
-    keys, requested = service_inputs(store, service)
+    reads = service_reads(store, service)
+    keys, requested = reads.inputs()
     entities = {e.join_key: e for e in store.list_entities(allow_cache=True)}
     fields = [
         RequestField(
@@ -69,25 +70,21 @@ def request_fields(store: FeatureStore, service: FeatureService, task: Task) -> 
         )
         for key in keys
     ]
-    typed = _request_source_fields(store, service)
-    fields += [RequestField(name, *typed[name][:2], bounds=typed[name][2]) for name in requested]
+    sources = {
+        f.name: s
+        for v in reads.on_demand
+        for s in v.source_request_sources.values()
+        for f in s.schema
+    }
+    for name in requested:
+        declared = reads.requested[name]
+        about = declared.description or sources[name].description
+        fields.append(
+            RequestField(name, declared.dtype, about, bounds=_bounds(declared.tags or {}, name))
+        )
     if task.time not in keys + requested:
         fields.append(RequestField(task.time, UnixTimestamp, "The moment the request is about."))
     return fields
-
-
-def _request_source_fields(
-    store: FeatureStore, service: FeatureService
-) -> dict[str, tuple[Any, str, tuple[float | None, float | None]]]:
-    names = {p.name for p in service.feature_view_projections}
-    found: dict[str, tuple[Any, str, tuple[float | None, float | None]]] = {}
-    for view in store.list_on_demand_feature_views(allow_cache=True):
-        if view.name in names:
-            for source in view.source_request_sources.values():
-                for f in source.schema:
-                    about = f.description or source.description
-                    found[f.name] = (f.dtype, about, _bounds(f.tags or {}, f.name))
-    return found
 
 
 def _bounds(tags: Mapping[str, str], name: str) -> tuple[float | None, float | None]:

@@ -20,7 +20,8 @@ from feast.infra.compute_engines.local.compute import LocalComputeEngine, LocalC
 from feast.infra.compute_engines.local.job import LocalMaterializationJob
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.repo_config import RepoConfig
-from feast.utils import _get_column_names
+
+from stores.feast_private import column_names
 
 
 class ArrowWriter(Protocol):
@@ -70,7 +71,7 @@ class BulkComputeEngine(LocalComputeEngine):
         source = view.batch_source
         assert source is not None  # _takes admits only views with a batch source
         entities = [registry.get_entity(name, task.project) for name in view.entities]
-        keys, features, ts, created = _get_column_names(view, entities)
+        keys, features, ts, created = column_names(view, entities)
         job = self.offline_store.pull_latest_from_table_or_query(
             config=self.repo_config,
             data_source=source,

@@ -22,7 +22,6 @@ from feast.errors import FeastEntityDFMissingColumnsError, SavedDatasetLocationA
 from feast.feature_view import FeatureView
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
-from feast.infra.offline_stores.ibis import _get_entity_df_event_timestamp_range
 from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
 from feast.infra.registry.base_registry import BaseRegistry
@@ -33,6 +32,7 @@ from pydantic import StrictStr
 from stores.asof import ROW, TS, ViewJoin, asof_sql, view_join
 from stores.duck import Limits, connect, ident, parquet_scan, timestamp
 from stores.errors import UnsupportedSourceError
+from stores.feast_private import entity_df_time_range
 from stores.search import EntityRows, search_join
 
 EPOCH = datetime(1970, 1, 1)
@@ -128,11 +128,7 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
         ts_col = infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
-        lo, hi = (
-            _get_entity_df_event_timestamp_range(entity_df, ts_col)
-            if len(entity_df)
-            else (None, None)
-        )
+        lo, hi = entity_df_time_range(entity_df, ts_col) if len(entity_df) else (None, None)
         metadata = RetrievalMetadata(
             features=feature_refs,
             keys=list(set(entity_df.columns) - {ts_col}),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from training.errors import ContractError, TrainingError
 
 if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore
+    from feast import FeatureService, FeatureStore, Field, OnDemandFeatureView
 
 TAGS = ("feature_service", "feature_names", "feature_types")
 
@@ -101,21 +101,49 @@ def compare(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str
     return lines
 
 
-def service_inputs(store: "FeatureStore", service: "FeatureService") -> tuple[list[str], list[str]]:
-    """(join keys, request fields) an entity row needs for the service, in a stable order."""
+@dataclass(frozen=True)
+class ServiceReads:
+    """What answering a FeatureService reads, in a stable order: the batch views (those it
+    lists and those only its on-demand views read), its on-demand views, the join keys and the
+    request fields an entity row needs."""
+
+    views: list[str]
+    hidden: list[str]  # batch views read only by an on-demand view, not listed by the service
+    on_demand: list["OnDemandFeatureView"]
+    keys: list[str]
+    requested: dict[str, "Field"]  # request field -> its declaration (type, description, tags)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        """(join keys, request fields that are not join keys)."""
+        return self.keys, [r for r in self.requested if r not in self.keys]
+
+
+def service_reads(store: "FeatureStore", service: "FeatureService") -> ServiceReads:
     on_demand = {v.name: v for v in store.list_on_demand_feature_views(allow_cache=True)}
+    listed: dict[str, None] = {}
+    hidden: dict[str, None] = {}
     keys: dict[str, None] = {}
-    requested: dict[str, None] = {}
+    requested: dict[str, Field] = {}
+    used = []
     for projection in service.feature_view_projections:
         if projection.name in on_demand:
             view = on_demand[projection.name]
+            used.append(view)
             for source in view.source_request_sources.values():
-                requested.update(dict.fromkeys(f.name for f in source.schema))
+                requested.update({f.name: f for f in source.schema})
             for read in view.source_feature_view_projections.values():
+                hidden[read.name] = None
                 keys.update(dict.fromkeys(_keys(store, read)))
         else:
+            listed[projection.name] = None
             keys.update(dict.fromkeys(_keys(store, projection)))
-    return list(keys), [r for r in requested if r not in keys]
+    only_hidden = [v for v in hidden if v not in listed]
+    return ServiceReads([*listed, *only_hidden], only_hidden, used, list(keys), requested)
+
+
+def service_inputs(store: "FeatureStore", service: "FeatureService") -> tuple[list[str], list[str]]:
+    """(join keys, request fields) an entity row needs for the service, in a stable order."""
+    return service_reads(store, service).inputs()
 
 
 def _keys(store: "FeatureStore", projection) -> list[str]:

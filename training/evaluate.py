@@ -131,7 +131,9 @@ def _calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, np.ndarr
         observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
         ax.plot(predicted, observed, marker="o", label=name)
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    ax.set(xlabel="predicted P(late)", ylabel="observed share late", title="Calibration, test")
+    ax.set(
+        xlabel="predicted probability", ylabel="observed share positive", title="Calibration, test"
+    )
     ax.legend(loc="upper left")
     return _save(fig, path)
 

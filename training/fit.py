@@ -75,7 +75,8 @@ def fit_model(
 
 
 def predict(model: CalibratedClassifierCV, frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """P(late) per row, called exactly as serving calls the registered model."""
+    """The probability of the positive label per row, called exactly as serving calls the
+    registered model."""
     return model.predict_proba(features(frame, names))[:, 1]
 
 

@@ -16,9 +16,9 @@ import pandas as pd
 
 from larder import Task
 from training import leakage
-from training.contract import find_service, service_inputs
+from training.contract import find_service, service_inputs, service_reads
 from training.errors import DataError, MissingInputError
-from training.examples import ROW_ID, entity_columns, entity_frame, read_examples
+from training.examples import ROW_ID, TIMESTAMP, entity_columns, entity_frame, read_examples
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -77,8 +77,9 @@ def feature_schema(settings: TrainingSettings) -> dict[str, str]:
 
 
 def check_sources(store: "FeatureStore", service: "FeatureService") -> None:
-    """Every offline table behind the service exists (DuckDB's error would not say why)."""
-    wanted = {projection.name for projection in service.feature_view_projections}
+    """Every offline table behind the service exists (DuckDB's error would not say why),
+    those its on-demand views read included."""
+    wanted = set(service_reads(store, service).views)
     for view in store.list_feature_views():
         path = getattr(view.batch_source, "path", None)
         if view.name not in wanted or not path or "://" in path:
@@ -135,7 +136,35 @@ def historical_frame(
     names = list(service_schema(service))
     frame = join_back(entities, pd.concat(parts, ignore_index=True), names)
     leakage.check_frame(store, service, frame, task.label)
+    for projection in hidden_reads(store, service):
+        leakage.check_hidden(store, projection, hidden_frame(store, projection, entities, keys))
     return frame
+
+
+def hidden_reads(store: "FeatureStore", service: "FeatureService") -> list:
+    """The projections of batch views the service's on-demand views read but it does not list:
+    their values go into the frame only through the on-demand views."""
+    reads = service_reads(store, service)
+    return [
+        read
+        for view in reads.on_demand
+        for read in view.source_feature_view_projections.values()
+        if read.name in reads.hidden
+    ]
+
+
+def hidden_frame(
+    store: "FeatureStore", projection, entities: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
+    """What Feast's point-in-time join gives an on-demand view from one view it reads."""
+    names = [f.name for f in projection.features]
+    refs = [f"{projection.name}:{name}" for name in names]
+    columns = [ROW_ID, TIMESTAMP, *keys]
+    # the view's own key names: plain references carry no projection's join-key map
+    own = {mapped: key for key, mapped in (projection.join_key_map or {}).items()}
+    asked = entities[columns].rename(columns=own)
+    answer = store.get_historical_features(entity_df=asked, features=refs).to_df()
+    return join_back(entities[columns], answer[[ROW_ID, *names]], names)
 
 
 def registry_fingerprint(store: "FeatureStore", service: "FeatureService") -> str:
@@ -144,11 +173,11 @@ def registry_fingerprint(store: "FeatureStore", service: "FeatureService") -> st
     Specs only, not the registry file: the file changes on every `feast apply` (timestamps)
     even when no definition did.
     """
-    names = {p.name for p in service.feature_view_projections}
+    reads = service_reads(store, service)
     views: list[FeatureView | OnDemandFeatureView] = [
-        v for v in store.list_feature_views() if v.name in names
+        v for v in store.list_feature_views() if v.name in reads.views
     ]
-    views += [v for v in store.list_on_demand_feature_views() if v.name in names]
+    views += reads.on_demand
     entities = {e for v in views for e in getattr(v, "entities", [])}
     objects: list[FeatureService | FeatureView | OnDemandFeatureView | Entity] = [service, *views]
     objects += [e for e in store.list_entities() if e.name in entities]

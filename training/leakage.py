@@ -7,9 +7,11 @@ documents). Every value in the frame must equal that row's value; a value that d
 taken from some other row, typically one from the future, and the guard names the feature,
 shows an offending row and, when it can, the later row the value came from.
 
-Request-time (on-demand) features are computed from the entity row itself and have no event
-timestamp; they are not checked here. Sources with a created-timestamp column are refused: the
-guard would need Feast's created-timestamp tie-break, which the platform's views never have.
+On-demand features are computed at request time from the entity row and from the views they
+read: what Feast gives them from each view they read, listed by the service or not, is checked
+the same way; their own outputs have no event timestamp and are not. Sources with a
+created-timestamp column are refused: the guard would need Feast's created-timestamp tie-break,
+which the platform's views never have.
 """
 
 from dataclasses import dataclass
@@ -94,6 +96,18 @@ def check_frame(
     try:
         for table in view_tables(store, service):
             check_view(con, table, frame)
+    finally:
+        con.close()
+
+
+def check_hidden(store: "FeatureStore", projection, frame: pd.DataFrame) -> None:
+    """Raise LeakageError if what Feast gave an on-demand view from a view it reads (`frame`:
+    row_id, event_timestamp, keys and that view's features) was not known in time."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        check_view(con, _view_table(store, projection), frame)
     finally:
         con.close()
 

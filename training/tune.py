@@ -2,7 +2,8 @@
 
 scikit-learn's RandomizedSearchCV samples `budget` candidates from the task's search space
 (fixed seed) and scores each by log loss over TimeSeriesSplit folds: every fold validates on
-examples later than all the examples it was fitted on, as the model will be used. The
+examples later than all the examples it was fitted on, and is fitted only on examples whose
+label was known before its validation starts, as the model will be used. The
 validation and test months are not touched here (validation calibrates the chosen model, test
 reports on it).
 """
@@ -11,12 +12,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import RandomizedSearchCV, TimeSeriesSplit
 
 from larder import GradientBoosting
-from training.examples import LABEL, TIMESTAMP
+from training.errors import TrainingError
+from training.examples import LABEL, LABEL_KNOWN_AT, TIMESTAMP
 
 # Below this many rows, OpenMP's thread start-up per tree costs more than the trees: one
 # thread is ~5x faster on the week-long fixture, and spares a shared machine.
@@ -60,7 +63,7 @@ def search(
         {name: list(values) for name, values in spec.space.items()},
         n_iter=budget,
         scoring="neg_log_loss",
-        cv=TimeSeriesSplit(n_splits=folds),
+        cv=time_folds(ordered, folds),
         random_state=seed,
         refit=False,
         n_jobs=1,  # the trees already use every core
@@ -69,6 +72,23 @@ def search(
     with threads(len(ordered)):
         searcher.fit(ordered[names].astype("float64"), ordered[LABEL])
     return Search(searcher.best_params_, -float(searcher.best_score_), _table(searcher))
+
+
+def time_folds(ordered: pd.DataFrame, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """TimeSeriesSplit's expanding folds over time-ordered rows, each fold's training rows
+    limited to those whose label was known before the fold's first validation row."""
+    at = ordered[TIMESTAMP].to_numpy()
+    known = ordered[LABEL_KNOWN_AT].to_numpy()
+    chosen = []
+    for train, test in TimeSeriesSplit(n_splits=folds).split(ordered):
+        kept = train[known[train] < at[test].min()]
+        if len(kept) == 0:
+            raise TrainingError(
+                f"a tuning fold starting {pd.Timestamp(at[test].min())} has no training row "
+                "whose label was known before it: lower LARDER_TUNE_FOLDS"
+            )
+        chosen.append((kept, test))
+    return chosen
 
 
 def _table(searcher: RandomizedSearchCV) -> pd.DataFrame:

@@ -46,6 +46,17 @@ def test_two_domains_with_files_of_the_same_names_stay_apart() -> None:
     assert "views" not in sys.modules  # nothing left behind under the shared names
 
 
+def test_two_domains_with_packages_of_the_same_name_stay_apart(tmp_path) -> None:
+    for which in ("a", "b"):
+        repo = _copy(tmp_path / which)
+        (repo / "helpers").mkdir()
+        (repo / "helpers" / "__init__.py").write_text(f"NAME = {which!r}\n")
+        with (repo / "derivations.py").open("a") as file:
+            file.write(f"\nimport helpers as _helpers\n\nassert _helpers.NAME == {which!r}\n")
+        load(repo)  # b's would fail if a's `helpers` were still imported
+        assert "helpers" not in sys.modules
+
+
 def _copy(tmp_path: Path, repo: Path = FLIGHTS) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(repo, copy, ignore=shutil.ignore_patterns("data", "__pycache__"))
@@ -81,9 +92,13 @@ def _copy(tmp_path: Path, repo: Path = FLIGHTS) -> Path:
             lambda r: _edit(r / "sources.py", "    contract=Airlines,\n", ""),
             r"sources.py: importing it failed: TypeError: .*'contract'",
         ),
+        (
+            lambda r: _edit(r / "sources.py", 'partition=Monthly(year="year", month="month"),', ""),
+            "source 'weather' has rows in time but no partition",
+        ),
     ],
     ids=["no yaml", "no task", "two tasks", "unknown source", "unknown reference", "syntax",
-         "raises", "examples", "no contract"],
+         "raises", "examples", "no contract", "no partition"],
 )  # fmt: skip
 def test_a_folder_the_platform_cannot_run_is_named(tmp_path, change, complaint) -> None:
     repo = _copy(tmp_path)

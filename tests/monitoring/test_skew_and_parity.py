@@ -123,3 +123,18 @@ def _same(a, b) -> bool:
     if any(missing):
         return all(missing)
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_the_replay_marks_only_a_missing_text_join_key_as_missing() -> None:
+    from datetime import UTC, datetime
+
+    from monitoring.server import _request
+    from training.examples import MISSING_KEY
+
+    at = datetime(2013, 7, 1, 12, tzinfo=UTC)
+    row = {"tailnum": None, "note": None, "scheduled_departure": at}
+    assert _request(row, {"tailnum"}) == {
+        "tailnum": MISSING_KEY,
+        "note": None,
+        "scheduled_departure": "2013-07-01T12:00:00+00:00",
+    }

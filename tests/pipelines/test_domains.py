@@ -4,13 +4,15 @@ table it reads, and every example carries its time, label and the moment its lab
 
 import json
 import math
+from dataclasses import replace
 from datetime import datetime
 
 import polars as pl
 import pytest
 
-from larder import EVENT_TIMESTAMP, ObservedView, StaticView, WindowedView
+from larder import EVENT_TIMESTAMP, ObservedView, StaticView, WindowedView, mean
 from pipelines import jobs, transform
+from pipelines.errors import PipelineError
 from tests.pipelines.window_reference import prepare, reference
 
 PROBES = 60  # moments per view checked against the brute force
@@ -106,3 +108,30 @@ def test_every_example_has_its_time_label_and_label_time(domain_platform) -> Non
         assert examples[column].null_count() == 0, column
     assert (examples[task.label_known_at] >= examples[task.time] - task.lead).all()
     assert examples.select(task.key).is_duplicated().sum() == 0
+
+
+def test_a_view_that_cannot_be_computed_is_named(domain_platform) -> None:
+    domain = domain_platform.domain
+    view = domain.windowed()[0]
+    broken = replace(view, aggregations=(mean("typo_mean", "no_such_column"),))
+    odd = replace(domain, views={**domain.views, view.name: broken})
+    with pytest.raises(PipelineError, match=rf"view '{view.name}' on '{view.source}' cannot be"):
+        jobs.feature_tables(
+            odd, domain_platform.validated, jobs.event_months(domain, domain_platform.validated)
+        )
+
+
+def test_a_derivation_that_raises_is_named(domain_platform) -> None:
+    domain = domain_platform.domain
+    step = next(iter(domain.derivations.values()))
+
+    def broken(**frames: pl.LazyFrame) -> pl.LazyFrame:
+        raise TypeError("unsupported operand")
+
+    odd = replace(
+        domain, derivations={**domain.derivations, step.name: replace(step, function=broken)}
+    )
+    with pytest.raises(
+        PipelineError, match=rf"derivation '{step.name}' failed: TypeError: unsupported"
+    ):
+        transform.derive(odd, jobs.inputs(domain, domain_platform.validated, None))

@@ -4,10 +4,13 @@ months its windows can change."""
 
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
 
+from larder.derive import Derivation
+from larder.domain import load
 from pipelines import jobs, stages
 from pipelines.errors import PipelineError
 from tests.conftest import FLIGHTS
@@ -57,18 +60,32 @@ def test_one_new_month_incremental_equals_full_recompute_byte_for_byte(tmp_path,
 
 
 def test_a_changed_month_reaches_its_windows_and_reads_what_they_need() -> None:
-    todo = jobs.plan(MONTHS_2013, ["2013-07"], horizon=timedelta(days=30))
+    todo = jobs.plan(MONTHS_2013, ["2013-07"], timedelta(days=30), timedelta(days=2))
     # a day before July (early take-offs, UTC) to 30 days + 2 after it
     assert todo.outputs == ["2013-06", "2013-07", "2013-08", "2013-09"]
     # from 30 days + 2 before June to 2 days after September
     assert todo.inputs == [f"2013-{m:02d}" for m in range(4, 11)]
     assert not todo.full
-    assert jobs.plan(MONTHS_2013, None, timedelta(days=30)).full
+    assert jobs.plan(MONTHS_2013, None, timedelta(days=30), timedelta(days=2)).full
+
+
+def test_the_reach_of_a_chain_of_derivations_is_their_sum() -> None:
+    def step(name: str, reach: int, *inputs: str) -> Derivation:
+        return Derivation(name, lambda **frames: pl.LazyFrame(), inputs, timedelta(days=reach))
+
+    chain = [step("legs", 2, "flights"), step("turns", 3, "legs"), step("examples", 14, "turns")]
+    apart = step("weather_hours", 20, "weather")
+    domain = SimpleNamespace(derivations={d.name: d for d in [*chain, apart]})
+    assert jobs.reach(domain) == timedelta(days=20)
+    chain.append(step("later", 4, "examples", "weather_hours"))
+    domain.derivations = {d.name: d for d in [*chain, apart]}
+    assert jobs.reach(domain) == timedelta(days=24)
+    assert jobs.reach(load(FLIGHTS)) == timedelta(days=2)
 
 
 def test_months_without_validated_data_are_refused() -> None:
     with pytest.raises(PipelineError, match="ingest and validate"):
-        jobs.plan(["2013-01"], ["2013-02"], timedelta(days=30))
+        jobs.plan(["2013-01"], ["2013-02"], timedelta(days=30), timedelta(days=2))
     with pytest.raises(ValueError):
         jobs.parse_months("2013-7x")
     assert jobs.parse_months("2013-07, 2013-08") == ["2013-07", "2013-08"]

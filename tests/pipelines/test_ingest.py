@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 from larder import UTC_US
 from larder.domain import load
 from pipelines.errors import IngestError
-from pipelines.ingest import ingest, read_source
+from pipelines.ingest import ingest, read_source, table_for
 from pipelines.readers import ISSUES
 from tests.conftest import FIXTURE
 from tests.conftest import FLIGHTS as REPO
@@ -60,3 +61,12 @@ def test_an_unreadable_file_is_named_and_leaves_no_trace(tmp_path: Path) -> None
     bad.write_bytes(b"not a zip file")
     with pytest.raises(IngestError, match="flights.csv.zip"):
         read_source(FLIGHTS, bad)
+
+
+def test_a_file_feeds_the_table_whose_name_fits_it_longest() -> None:
+    flights_of = replace(FLIGHTS, name="flights_of")
+    sources = {"flights": FLIGHTS, "flights_of": flights_of, **TABLES}
+    assert table_for(Path("flights_of_2013.csv"), sources) is flights_of
+    assert table_for(Path("flights-2013-01.parquet"), sources) is FLIGHTS
+    assert table_for(Path("flightsx.csv"), sources) is None
+    assert table_for(Path("flights_of.txt"), sources) is None

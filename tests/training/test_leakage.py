@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from training.contract import service_inputs
 from training.errors import DataError, LeakageError
 from training.examples import ROW_ID, TIMESTAMP
-from training.frames import get_service, historical_frame, open_store
-from training.leakage import check_frame, check_label, known_values, view_tables
+from training.frames import get_service, hidden_frame, hidden_reads, historical_frame, open_store
+from training.leakage import check_frame, check_hidden, check_label, known_values, view_tables
 from training.settings import TrainingSettings
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
@@ -151,6 +152,25 @@ def test_one_future_value_is_enough(settings: TrainingSettings, frame: pd.DataFr
     leaky.loc[row, name] = leaky.loc[row, name] + 0.5
     with pytest.raises(LeakageError, match=rf"{table.name}.*\['{name}'\].*1 of {len(frame)}"):
         check_frame(store, service, leaky, settings.task.label)
+
+
+def test_what_an_on_demand_view_reads_from_an_unlisted_view_is_checked_too(
+    settings: TrainingSettings, entities: pd.DataFrame
+):
+    store = open_store(settings.feature_repo)
+    service = get_service(store, settings.service)
+    hidden = hidden_reads(store, service)
+    if not hidden:
+        pytest.skip(f"{settings.service}'s on-demand views read no view it does not list")
+    keys, _ = service_inputs(store, service)
+    read = hidden[0]
+    answer = hidden_frame(store, read, entities, keys)
+    check_hidden(store, read, answer)  # what Feast gave passes
+    name = read.features[0].name
+    row = answer.index[answer[name].notna()][5]
+    answer.loc[row, name] += 7
+    with pytest.raises(LeakageError, match=rf"view '{read.name}': feature\(s\) \['{name}'\]"):
+        check_hidden(store, read, answer)
 
 
 @pytest.mark.parametrize("names", [["temp", "late"], ["flights_7d", "aircraft_history__late"]])

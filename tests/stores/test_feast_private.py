@@ -1,0 +1,38 @@
+"""The private Feast names the platform relies on (stores/feast_private.py) are still there,
+with the parameters it calls them with: an upgrade that moves one fails here, by name."""
+
+import inspect
+
+import pytest
+from feast import FeatureStore
+from feast.infra.compute_engines.local.compute import LocalComputeEngine
+from feast.infra.online_stores.online_store import OnlineStore
+
+from stores import feast_private
+
+EXPECTED = {
+    "FeatureStore._get_provider": (FeatureStore._get_provider, ["self"]),
+    "feast.utils._get_column_names": (feast_private.column_names, ["feature_view", "entities"]),
+    "feast.infra.offline_stores.ibis._get_entity_df_event_timestamp_range": (
+        feast_private.entity_df_time_range,
+        ["entity_df", "entity_df_event_timestamp_col"],
+    ),
+    "LocalComputeEngine._materialize_one": (
+        LocalComputeEngine._materialize_one,
+        ["self", "registry", "task", "kwargs"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_each_private_name_keeps_its_parameters(name: str) -> None:
+    function, parameters = EXPECTED[name]
+    assert list(inspect.signature(function).parameters) == parameters, name
+
+
+def test_the_provider_reaches_the_configured_online_store(platform) -> None:
+    store = FeatureStore(repo_path=str(platform.feature_repo))
+    online = feast_private.online_store(store)
+    assert isinstance(online, OnlineStore)
+    assert feast_private.provider(store).online_store is online
+    assert callable(online.online_read)
