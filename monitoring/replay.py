@@ -12,8 +12,9 @@ At every batch time b (every `batch_every` from `start`):
      were made since the last push are pushed to the server, then the examples due to be
      predicted are sent to it over HTTP.
 
-Nothing reads past the clock: drops hold only rows known before b, Feast reads are at or
-before b, and labels exist only for examples whose label is in a drop.
+Nothing reads past the clock: drops hold only rows known by b (at b or before, as Feast counts
+a row at t as known at t), Feast reads are at or before b, and labels exist only for examples
+whose label is in a drop.
 """
 
 import contextlib

@@ -36,9 +36,10 @@ class World:
     pushed: dict[str, pl.DataFrame]  # push source -> the rows of the views it feeds
 
     def released(self, name: str, start: datetime, end: datetime) -> pl.DataFrame:
-        """The rows of a timed table that became known in [start, end), raw columns only."""
+        """The rows of a timed table that became known in (start, end], raw columns only: a row
+        known at the batch's moment is in it, as Feast counts a row at t as known at t."""
         source = self.domain.sources[name]
-        known = self.tables[name].filter(pl.col(KNOWN).is_between(start, end, closed="left"))
+        known = self.tables[name].filter(pl.col(KNOWN).is_between(start, end, closed="right"))
         return known.select(list(source.schema))
 
     def made(self, push_source: str, after: datetime, upto: datetime) -> pl.DataFrame:
@@ -105,7 +106,7 @@ def world_folder(domain: Domain, landing: Path | None, scratch: Path) -> Path:
 
 
 def write_drop(world: World, start: datetime, end: datetime, folder: Path) -> list[Path]:
-    """The drop of [start, end): one file per timed table, named by the interval (an empty
+    """The drop of (start, end]: one file per timed table, named by the interval (an empty
     interval writes no file)."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = f"{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
