@@ -14,6 +14,8 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from larder import lock
+from larder.cli import unexpected
 from larder.domain import DomainError
 from monitoring.errors import MonitoringError
 from monitoring.settings import ReplaySettings
@@ -44,10 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     from monitoring.replay import Replay  # imports Feast and MLflow: after the settings check
 
     try:
-        Replay(settings, lambda line: print(line, flush=True)).run()
+        with lock.writing(settings.data_dir, "python -m monitoring replay"):
+            Replay(settings, lambda line: print(line, flush=True)).run()
+    except lock.LockedError as exc:
+        print(f"[replay] not started: {exc}", file=sys.stderr)
+        return 1
     except (MonitoringError, PipelineError, TrainingError, DomainError, FileNotFoundError) as exc:
         print(f"[replay] failed: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # one line, not a traceback (LARDER_DEBUG=1 shows it)
+        return unexpected("replay", exc, settings.replay_repo, settings.tracking_uri)
     return 0
 
 

@@ -3,7 +3,8 @@ backfill --start --end, apply, materialize, or run (ingest to materialize).
 
 The domain folder is LARDER_FEATURE_REPO (default: feature_repo/, e.g. the flights). Each stage
 prints one line with what it did and its wall time; a failure prints one line naming what is
-wrong, and the exit status is 1.
+wrong (a broken state file is named, with how to recover), and the exit status is 1. One
+command at a time writes a data folder (larder.lock): a second exits naming the first.
 """
 
 import argparse
@@ -13,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from larder import lock, state
+from larder.cli import unexpected
 from larder.domain import DomainError
+from larder.state import StateError
 from pipelines import ingest as ingesting
 from pipelines import jobs, stages
 from pipelines.errors import PipelineError
@@ -50,8 +54,15 @@ def _commands(args: argparse.Namespace) -> dict[str, Callable[[PipelineSettings]
         "transform": lambda s: jobs.describe(stages.transform(s, args.months)),
         "backfill": lambda s: jobs.describe(stages.backfill(s, args.start, args.end)),
         "apply": lambda s: (stages.apply(s), f"registered {s.domain.project} with Feast")[1],
-        "materialize": lambda s: _materialized(stages.materialize_and_check(s)),
+        "materialize": _materialize,
     }
+
+
+def _materialize(s: PipelineSettings) -> str:
+    """After checking that the registry and the online store are sound: it writes to both."""
+    state.check_registry(s.feature_repo)
+    state.check_online_store(s.feature_repo, must_exist=False)
+    return _materialized(stages.materialize_and_check(s))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,14 +82,25 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = PipelineSettings()
+    try:
+        with lock.writing(settings.data_dir, f"python -m pipelines {args.stage}"):
+            return _run(args, settings)
+    except lock.LockedError as exc:
+        print(f"[{args.stage}] not started: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: PipelineSettings) -> int:
     commands = _commands(args)
     for name in STAGES if args.stage == "run" else [args.stage]:
         started = time.perf_counter()
         try:
             said = commands[name](settings)
-        except (PipelineError, DomainError, FileNotFoundError) as exc:
+        except (PipelineError, DomainError, StateError, FileNotFoundError) as exc:
             print(f"[{name}] failed: {exc}", file=sys.stderr)
             return 1
+        except Exception as exc:  # one line, not a traceback (LARDER_DEBUG=1 shows it)
+            return unexpected(name, exc, settings.feature_repo)
         print(f"[{name}] {said} ({time.perf_counter() - started:.1f} s)", flush=True)
     return 0
 

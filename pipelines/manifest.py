@@ -15,14 +15,22 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
+from pipelines.errors import PipelineError
 from pipelines.storage import read_json, write_json
 
 Entry = dict[str, Any]
 NAME = "_manifest.json"
+RECOVER = (
+    "restore it from a backup; without one, move the raw zone aside and ingest every drop "
+    "again (then validate --full)"
+)
 
 
 def load(raw: Path) -> list[Entry]:
-    return read_json(raw / NAME, [])
+    entries = read_json(raw / NAME, [], RECOVER)
+    if not isinstance(entries, list):
+        raise PipelineError(f"{raw / NAME} is not a manifest (a JSON list): {RECOVER}")
+    return entries
 
 
 def save(entries: list[Entry], raw: Path) -> None:

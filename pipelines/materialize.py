@@ -11,7 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from larder import data_dir
+from larder import data_dir, state
+from larder.cli import debug
 from pipelines.errors import PipelineError
 from pipelines.storage import read_json
 
@@ -30,11 +31,18 @@ def feast_command(repo: Path, *args: str) -> str:
         text=True,
     )
     if done.returncode != 0:
-        raise PipelineError(f"`feast {' '.join(args)}` failed in {repo}:\n{done.stderr[-2000:]}")
+        if debug():
+            raise PipelineError(f"`feast {' '.join(args)}` failed in {repo}:\n{done.stderr}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()] or ["no output"]
+        raise PipelineError(
+            f"`feast {' '.join(args)}` failed in {repo}: {lines[-1].strip()} (LARDER_DEBUG=1 "
+            "shows Feast's output)"
+        )
     return done.stdout
 
 
 def apply(repo: Path) -> str:
+    state.check_registry(repo, must_exist=False)
     return feast_command(repo, "apply")
 
 
@@ -56,10 +64,19 @@ def materialize_store(store, end: datetime) -> None:
 
     Feast would start a first run at now - ttl, which for replayed data is after `end`; and
     rows older than end - ttl are already outside the ttl at `end`, so they are not loaded.
-    An online store already filled past `end` is refused: it would keep values from after
+    A SQLite online store whose file is gone is refilled whole. An online store already
+    filled past `end` is refused: it would keep values from after
     `end`, and online would no longer equal offline at `end`.
     """
     views = store.list_feature_views()
+    online = state.online_path(Path(store.repo_path))
+    if online is not None and not online.exists() and views:
+        # Deleted (say after corruption): apply creates its tables again, and every view is
+        # refilled, as an incremental run would add only what came after the registry's last.
+        apply(Path(store.repo_path))
+        for view in views:
+            store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])
+        return
     ahead = [fv.name for fv in views if _after(fv.most_recent_end_time, end)]
     if ahead:
         raise PipelineError(

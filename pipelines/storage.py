@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.errors import PipelineError
+
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
     """Write to a temporary name beside `path`, then rename over it."""
@@ -25,8 +27,16 @@ def write_json(payload: Any, path: Path) -> Path:
     return path
 
 
-def read_json(path: Path, default: Any) -> Any:
-    return json.loads(path.read_text()) if path.exists() else default
+def read_json(path: Path, default: Any, recover: str = "") -> Any:
+    """The file's JSON, `default` when there is none; a corrupt file is a PipelineError
+    naming it and how to recover."""
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, OSError) as exc:
+        how = recover or "restore it from a backup, or delete it and re-run the stage that wrote it"
+        raise PipelineError(f"{path} is corrupt ({exc}): {how}") from None
 
 
 def scan_zone(zone: Path, table: str) -> pl.LazyFrame:

@@ -11,7 +11,9 @@ card      (re)write the model card of a version
 The domain folder is LARDER_FEATURE_REPO (default: feature_repo/); its task
 names the FeatureService, the model and the time split, each overridable by LARDER_* settings.
 
-Exit codes: 0 done, 1 failed (the message says why), 2 bad settings, 3 promotion refused.
+Exit codes: 0 done, 1 failed (the message says why, naming a broken state file and how to
+recover), 2 bad settings, 3 promotion refused. One command at a time writes a data folder
+(larder.lock): a second exits naming the first.
 """
 
 import argparse
@@ -21,7 +23,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from larder import lock, state
+from larder.cli import unexpected
 from larder.domain import DomainError
+from larder.state import StateError
 from training import card, promote
 from training.errors import TrainingError
 from training.report import Report, timed_printer
@@ -67,10 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{args.command}] failed: {exc}", file=sys.stderr)
         return 1
     try:
-        return COMMANDS[args.command](settings, args, timed_printer())
-    except (TrainingError, DomainError) as exc:
+        with lock.writing(settings.data_dir, f"python -m training {args.command}"):
+            state.check_mlflow(settings.tracking_uri)
+            if args.command in ("train", "tune") and args.frame is None:
+                state.check_registry(settings.feature_repo)
+            return COMMANDS[args.command](settings, args, timed_printer())
+    except lock.LockedError as exc:
+        print(f"[{args.command}] not started: {exc}", file=sys.stderr)
+        return 1
+    except (TrainingError, DomainError, StateError) as exc:
         print(f"[{args.command}] failed: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # one line, not a traceback (LARDER_DEBUG=1 shows it)
+        return unexpected(args.command, exc, settings.feature_repo, settings.tracking_uri)
 
 
 def _train(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
