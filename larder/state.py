@@ -128,7 +128,10 @@ def check_mlflow(tracking_uri: str | None, *, must_exist: bool = False) -> None:
 
 
 def sqlite_problem(path: Path) -> str | None:
-    """What SQLite's quick_check says is wrong with the file, or None if it is sound."""
+    """What SQLite's quick_check says is wrong with the file, or None if it is sound. An empty
+    file is wrong too: SQLite takes it for a new database, but no store here leaves one."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
             rows = db.execute("PRAGMA quick_check").fetchall()

@@ -124,3 +124,10 @@ def test_a_sound_platform_passes_every_check(platform) -> None:
     state.check_registry(platform.feature_repo)
     state.check_online_store(platform.feature_repo)
     assert state.explain(RuntimeError("x"), platform.feature_repo) is None
+
+
+def test_an_empty_sqlite_file_is_not_taken_for_a_new_store(tmp_path) -> None:
+    empty = tmp_path / "online.db"
+    empty.touch()  # SQLite would open it as a new database; no store here leaves one
+    assert state.sqlite_problem(empty) == "the file is empty"
+    state.check_mlflow(f"sqlite:///{tmp_path / 'absent.db'}")  # may not exist yet: no error
