@@ -5,6 +5,7 @@ request the fast path cannot answer can go on to the route, which raises the sam
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
@@ -29,10 +30,11 @@ async def online_features(body: OnlineFeaturesRequest, serving: Serving) -> byte
     return feast_json(body.entities, plan, answer, body.include_feature_view_version_metadata)
 
 
-def parsed(model: type[BaseModel], body: bytes) -> BaseModel:
-    """The body as the served request model; a 422 with FastAPI's details if it is not one."""
+def parsed(model: type[BaseModel], body: Any) -> BaseModel:
+    """The body's value (serving/bodies.py parsed it) as the served request model; a 422 with
+    FastAPI's details if it is not one."""
     try:
-        return model.model_validate_json(body or b"null")
+        return model.model_validate(body)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None

@@ -1,7 +1,12 @@
 """The prediction server: `create_app(settings)` builds it; the store and model load at startup.
 
-A server without a champion model does not start: the error says which model and alias it
-looked for and how to provide one, so a broken deployment fails before taking traffic.
+A server whose start fails (serving/startup.py: no champion, a broken state file, a model whose
+artifacts are gone, a first read or prediction that fails) does not start: the error says what
+is missing and how to provide it, so a broken deployment fails before taking traffic.
+
+Every request passes ObservedMiddleware (metrics, limits, the last resort for failures), then
+CheckedBodies (serving/bodies.py: what a body may be, parsed once), then the fast path, then
+FastAPI. Every error answer is JSON, `{"detail": ...}` (serving/faults.py).
 
 Endpoints: GET /health, /ready, /metrics; POST /get-online-features (Feast's feature-server
 API, so Feast's `remote` online store works against it), /predict, /predict/batch; with
@@ -10,18 +15,22 @@ LARDER_ADMIN_TOKEN, POST /push and /admin/reload.
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from larder.cli import debug
 from serving.answers import online_features, parsed, prediction, predictions
 from serving.auth import AdminAuth, ReadAuth
+from serving.bodies import PARSED, CheckedBodies
 from serving.deps import (
     PlansDep,
     ReloaderDep,
-    ServedDep,
     ServingDep,
     SettingsDep,
     at_most,
@@ -29,14 +38,15 @@ from serving.deps import (
 )
 from serving.errors import ServingError
 from serving.fastpath import FastReads
+from serving.faults import http_failed, validation_failed
 from serving.metrics import exposition
 from serving.middleware import ObservedMiddleware
-from serving.online import OnlineReader
 from serving.openapi import with_predict_schemas
 from serving.plans import Plans
 from serving.prediction_log import PredictionLog
 from serving.push import push as push_rows
-from serving.reload import Reloader, load_served
+from serving.readiness import Readiness
+from serving.reload import Reloader
 from serving.schemas import (
     Health,
     ModelInfo,
@@ -49,6 +59,7 @@ from serving.schemas import (
     Reloaded,
 )
 from serving.settings import ServingSettings
+from serving.startup import failure_line, start
 
 router = APIRouter()
 reads = APIRouter(dependencies=[ReadAuth])
@@ -61,11 +72,18 @@ async def health() -> Health:
     return Health()
 
 
-@router.get("/ready")
-async def ready(served: ServedDep) -> Ready:
-    """The model and the store are loaded (the app does not start until they are)."""
-    model = ModelInfo(name=served.champion.name, version=served.champion.version)
-    return Ready(model=model, feature_service=served.service.name)
+@router.get("/ready", responses={503: {"description": "Not ready: `detail` says why"}})
+async def ready(request: Request) -> Ready:
+    """The model and the store answered a first read and prediction (the app does not start
+    until they do), and the online store passes SQLite's quick_check."""
+    state = request.app.state
+    readiness: Readiness | None = getattr(state, "readiness", None)  # set once started
+    problem = "the server is starting" if readiness is None else await readiness.problem()
+    if problem:
+        raise HTTPException(503, f"not ready: {problem}")
+    champion = state.served.champion
+    model = ModelInfo(name=champion.name, version=champion.version)
+    return Ready(model=model, feature_service=state.served.service.name)
 
 
 @router.get("/metrics")
@@ -90,7 +108,7 @@ async def predict(request: Request, serving: ServingDep) -> Response:
     as missing. An unknown entity still gets a prediction, its features `not_found`.
     """
     schemas = serving.served.schemas
-    answer = await prediction(parsed(schemas.request, await request.body()), serving)
+    answer = await prediction(parsed(schemas.request, request.scope.get(PARSED)), serving)
     return Response(schemas.dump.dump_json(answer), media_type="application/json")
 
 
@@ -99,7 +117,7 @@ async def predict_batch(request: Request, serving: ServingDep) -> Response:
     """`{"rows": [...]}`, up to LARDER_MAX_BATCH requests in one call, each as /predict
     answers it."""
     schemas = serving.served.schemas
-    body = parsed(schemas.batch, await request.body())
+    body = parsed(schemas.batch, request.scope.get(PARSED))
     rows = body.rows  # type: ignore[attr-defined]
     at_most(len(rows), serving.settings.max_batch, "rows", "LARDER_MAX_BATCH")
     answer = schemas.predictions(predictions=await predictions(rows, serving))
@@ -140,11 +158,16 @@ def lifespan_for(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
-        state.settings, state.store = settings, open_store(settings)
-        state.served = load_served(settings, state.store)
+        try:
+            started = start(settings)
+        except Exception as exc:  # uvicorn logs this line (serving/middleware.py)
+            state.startup_failure = failure_line(exc, settings)
+            raise
+        state.settings, state.store, state.served = settings, started.store, started.served
         limit_threads(settings.model_threads)
-        state.reader, state.plans = OnlineReader(state.store), Plans(state.store)
+        state.reader, state.plans = started.reader, Plans(state.store)
         state.reloader = Reloader(settings, state)
+        state.readiness = Readiness(settings.feature_repo, settings.integrity_check_s)
         state.log = PredictionLog(
             settings.prediction_log, settings.log_batch_rows, settings.log_flush_s
         )
@@ -161,12 +184,6 @@ def lifespan_for(
             await state.store.close()
 
     return lifespan
-
-
-def open_store(settings: ServingSettings):
-    from feast import FeatureStore  # costs seconds: only when the server starts
-
-    return FeatureStore(repo_path=str(settings.feature_repo))
 
 
 def limit_threads(threads: int) -> None:
@@ -188,7 +205,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         lifespan=lifespan_for(settings),
     )
     app.openapi = lambda: with_predict_schemas(app)  # type: ignore[method-assign]
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(StarletteHTTPException, http_failed)
     app.add_middleware(FastReads)  # inside ObservedMiddleware: measured and limited alike
+    app.add_middleware(CheckedBodies)
     app.add_middleware(
         ObservedMiddleware,
         timeout_s=settings.request_timeout_s,
@@ -197,3 +217,21 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     for part in (router, reads, admin):
         app.include_router(part)
     return app
+
+
+def worker_app() -> FastAPI:
+    """`create_app` for a uvicorn worker (settings from the environment). A failure here would
+    make uvicorn restart the worker forever: it is one line and uvicorn's startup-failure
+    status instead, which stops the parent."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    settings = None
+    try:
+        settings = ServingSettings()
+        return create_app(settings)
+    except Exception as exc:
+        if debug():
+            raise
+        said = failure_line(exc, settings) if settings else " ".join(str(exc).split())
+        print(f"python -m serving worker: {said}", file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None

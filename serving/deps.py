@@ -19,11 +19,6 @@ from serving.reload import Reloader, Served
 from serving.settings import ServingSettings
 
 
-async def get_served(request: Request) -> Served:
-    # Read once per request: a reload swaps it, and this request keeps what it started with.
-    return request.app.state.served
-
-
 async def get_plans(request: Request) -> Plans:
     return request.app.state.plans
 
@@ -57,7 +52,6 @@ async def get_serving(request: Request) -> Serving:
 
 
 ServingDep = Annotated[Serving, Depends(get_serving)]
-ServedDep = Annotated[Served, Depends(get_served)]
 PlansDep = Annotated[Plans, Depends(get_plans)]
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 ReloaderDep = Annotated[Reloader, Depends(get_reloader)]

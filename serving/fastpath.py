@@ -2,24 +2,25 @@
 
 FastAPI spends a few hundred microseconds of CPU per request on routing, dependency solving and
 body handling: more than a one-entity read costs. For `POST /get-online-features` and
-`POST /predict`, this ASGI layer parses the body as FastAPI does (`json.loads`, then the same
-pydantic model), calls the functions the routes call (serving/answers.py) and sends the bytes
-the routes send. Anything it does not plainly answer goes on to the FastAPI route with the body
-replayed: another content type, a read token that does not match, a body that fails validation,
-a limit, an unknown feature. Those get FastAPI's answers, in FastAPI's formats, and the routes
-remain the documented API; tests check that both paths answer alike.
+`POST /predict`, this ASGI layer validates the body (parsed once by serving/bodies.py, as the
+routes take it) with the same pydantic model, calls the functions the routes call
+(serving/answers.py) and sends the bytes the routes send. Anything it does not plainly answer
+goes on to the FastAPI route with the body replayed: another content type, a read token that
+does not match, a body that fails validation, a limit, an unknown feature. Those get FastAPI's
+answers, in FastAPI's formats, and the routes remain the documented API; tests check that both
+paths answer alike.
 """
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.answers import online_features, prediction
 from serving.auth import reader_allowed
+from serving.bodies import PARSED, Rejected, parse, replayed, whole_body
 from serving.deps import Serving, serving_from
 from serving.schemas import OnlineFeaturesRequest
 
@@ -55,12 +56,12 @@ class FastReads:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await whole_body(receive)
         if body is None:  # the client left while sending
             return
         content = await _try(answer, scope, body)
         if content is None:
-            await self.app(scope, _replayed(body, receive), send)
+            await self.app(scope, replayed(body, receive), send)
             return
         headers = [(b"content-length", str(len(content)).encode()), JSON]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -76,14 +77,16 @@ def _answer_for(scope: Scope) -> Answer | None:
 async def _try(answer: Answer, scope: Scope, body: bytes) -> bytes | None:
     """The answer's bytes, or None to leave the request to the FastAPI route."""
     serving = serving_from(scope["app"].state)
-    if not _plain_json(scope) or not reader_allowed(
+    if not (body and _plain_json(scope)) or not reader_allowed(
         _header(scope, b"authorization"), serving.settings.read_token
     ):
         return None
     model, call = answer
     try:
-        parsed = model(serving).model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # not JSON (or not UTF-8), or not a valid body
+        # Parsed by CheckedBodies, in front of this layer (here only when used without it).
+        value = scope[PARSED] if PARSED in scope else parse(body)
+        parsed = model(serving).model_validate(value)
+    except (Rejected, ValidationError):  # not a body the server takes, or not a valid one
         return None
     try:
         return await call(parsed, serving)
@@ -104,28 +107,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-async def _body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replayed(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the route: the body already read, then whatever the client sends next."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

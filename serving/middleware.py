@@ -1,16 +1,22 @@
-"""One pure-ASGI layer around every request: latency and failure metrics, body and time limits.
+"""One pure-ASGI layer around every request: latency and failure metrics, body and time limits,
+and the last resort for failures nothing else answered.
 
 Pure ASGI (not Starlette's BaseHTTPMiddleware) because it costs microseconds, not a task per
 request. A request past LARDER_REQUEST_TIMEOUT_S that has not started answering gets a 503
-naming the limit; work already running in a thread finishes in the background.
+naming the limit; work already running in a thread finishes in the background. An exception
+that reaches this layer is answered as serving/faults.py says (JSON, one log line), so the
+connection stays open for the client's next request. At startup, a failing lifespan's message
+(which uvicorn logs) is the one line of serving/startup.py, not a traceback.
 """
 
 import asyncio
-import json
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from larder.cli import debug
+from serving.bodies import answer
+from serving.faults import unexpected
 from serving.metrics import FAILED, request_seconds
 
 ENDPOINTS = {
@@ -33,6 +39,8 @@ class ObservedMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = _one_line_failures(scope, send)
             await self.app(scope, receive, send)
             return
         endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
@@ -64,13 +72,18 @@ class ObservedMiddleware:
                 raise
             status["code"] = 413
             limit = f"{self.max_body_bytes} bytes (LARDER_MAX_BODY_BYTES)"
-            await _answer(send, 413, f"the request body is larger than the limit of {limit}")
+            await answer(send, 413, f"the request body is larger than the limit of {limit}")
         except TimeoutError:
             if status["started"]:
                 raise
             status["code"] = 503
             limit = f"{self.timeout_s} s (LARDER_REQUEST_TIMEOUT_S)"
-            await _answer(send, 503, f"the request took longer than the limit of {limit}")
+            await answer(send, 503, f"the request took longer than the limit of {limit}")
+        except Exception as exc:
+            if status["started"]:
+                raise
+            status["code"], detail = await unexpected(exc, scope)
+            await answer(send, status["code"], detail)
         finally:
             request_seconds(endpoint).observe(time.perf_counter() - started)
             if status["code"] >= 400:
@@ -88,8 +101,14 @@ def _length(scope: Scope) -> int:
     return 0
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _one_line_failures(scope: Scope, send: Send) -> Send:
+    """uvicorn logs the message of `lifespan.startup.failed`: Starlette puts the traceback
+    there; the lifespan leaves its one line in the app's state (LARDER_DEBUG keeps both)."""
+
+    async def sent(message: Message) -> None:
+        line = getattr(scope["app"].state, "startup_failure", None)
+        if message["type"] == "lifespan.startup.failed" and line and not debug():
+            message = {**message, "message": line}
+        await send(message)
+
+    return sent

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.errors import ModelContractError, ModelNotFoundError
+from larder.state import first_line
+from serving.errors import ModelContractError, ModelLoadError, ModelNotFoundError
 from serving.trees import Proba, fast_path
 from training.contract import ModelContract
 from training.errors import ContractError
@@ -81,9 +82,7 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     # By number, not alias: the version we report is the version we run, even if the alias
     # moves meanwhile. From its artifact URI, because `load_model("models:/...")` resolves
     # names against MLflow's process-wide registry URI rather than this one.
-    estimator = mlflow.sklearn.load_model(
-        client.get_model_version_download_uri(name, version.version)
-    )
+    estimator = _estimator(mlflow, client.get_model_version_download_uri(name, version.version))
     return Champion(
         name,
         str(version.version),
@@ -91,6 +90,17 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
         estimator,
         fast=fast_path(estimator, contract.feature_names),
     )
+
+
+def _estimator(mlflow: Any, uri: str) -> Any:
+    try:
+        return mlflow.sklearn.load_model(uri)
+    except Exception as exc:  # deleted, truncated, or pickled by another library version
+        raise ModelLoadError(
+            f"the model's artifacts at {uri} cannot be loaded ({type(exc).__name__}: "
+            f"{first_line(exc)}): restore them, or train and promote a new version "
+            "(`python -m training train`)"
+        ) from exc
 
 
 def champion_version(tracking_uri: str, name: str, alias: str) -> str:

@@ -1,32 +1,34 @@
 """Predictions: online features at each request's prediction time (the task's `time - lead`),
-then the model."""
+then the model; and the warm-up, one uncounted prediction before a model takes traffic."""
 
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from larder import Task
+from larder import Task, state
+from larder.state import first_line
+from serving.errors import ServingError, WarmUpError
 from serving.metrics import observe_answer, predictions_made
-from serving.online import OnlineReader, epoch
-from serving.reload import Served
+from serving.online import Answer, OnlineReader, epoch
+from serving.requests import example_request
+
+if TYPE_CHECKING:
+    from serving.reload import Served
 
 
 async def predict_rows(
-    requests: Sequence[BaseModel], served: Served, reader: OnlineReader, task: Task
+    requests: Sequence[BaseModel], served: "Served", reader: OnlineReader, task: Task
 ) -> tuple[list[BaseModel], list[dict]]:
     """The predictions and their log records; ttl is checked at each prediction time."""
     started = time.perf_counter()
-    rows = [request.model_dump() for request in requests]
-    entities = {key: [row[key] for row in rows] for key in rows[0]}
-    times = [row[task.time] - task.lead for row in rows]
-    answer = reader.read(served.plan, entities, [epoch(t) for t in times])
-    columns = answer.by_name()
-    names = served.champion.feature_names
-    values = [{name: columns[name].values[i] for name in names} for i in range(len(rows))]
+    rows, times, answer, values = _features(requests, served, reader, task)
     probabilities = await served.batcher.predict(values)
+    columns = answer.by_name()
     observe_answer(answer)
     predictions_made(served.champion.version).inc(len(rows))
     latency_ms = (time.perf_counter() - started) * 1000
@@ -37,7 +39,52 @@ async def predict_rows(
     return out, [_record(p, row, latency_ms, task) for p, row in zip(out, rows, strict=True)]
 
 
-def _prediction(served: Served, task: Task, columns, i: int, p: float, at: datetime) -> BaseModel:
+def warm_up(served: "Served", reader: OnlineReader, task: Task) -> None:
+    """One real online read and one prediction for an example request, neither counted nor
+    logged: the store and the model answer before the server (or a reloaded model) takes
+    traffic. Either failing is a WarmUpError naming it and how to recover."""
+    request = served.schemas.request.model_validate(example_request(served.schemas.fields))
+    try:
+        _, times, answer, values = _features([request], served, reader, task)
+    except ServingError:
+        raise
+    except Exception as exc:  # it opened, and passed its checks, but cannot answer
+        path = state.online_path(Path(reader.store.repo_path))
+        where, recover = (
+            (f"the online store {path}", state.REMATERIALIZE)
+            if path
+            else ("the online store", "check that it is up and reachable")
+        )
+        raise WarmUpError(
+            f"{where} does not answer a read ({type(exc).__name__}: {first_line(exc)}): {recover}"
+        ) from exc
+    champion = served.champion
+    try:
+        probability = champion.predict_many(values)[0]
+        _prediction(served, task, answer.by_name(), 0, probability, times[0])
+    except Exception as exc:  # the response model checks the probability is in [0, 1]
+        raise WarmUpError(
+            f"model {champion.name} version {champion.version} does not answer a first "
+            f"prediction ({type(exc).__name__}: {first_line(exc)}): train and promote another "
+            "version (`python -m training train`)"
+        ) from exc
+
+
+def _features(
+    requests: Sequence[BaseModel], served: "Served", reader: OnlineReader, task: Task
+) -> tuple[list[dict], list[datetime], Answer, list[dict]]:
+    """The requests as rows, their prediction times, the online read, the model's inputs."""
+    rows = [request.model_dump() for request in requests]
+    entities = {key: [row[key] for row in rows] for key in rows[0]}
+    times = [row[task.time] - task.lead for row in rows]
+    answer = reader.read(served.plan, entities, [epoch(t) for t in times])
+    columns = answer.by_name()
+    names = served.champion.feature_names
+    values = [{name: columns[name].values[i] for name in names} for i in range(len(rows))]
+    return rows, times, answer, values
+
+
+def _prediction(served: "Served", task: Task, columns, i: int, p: float, at: datetime) -> BaseModel:
     # Validated from plain dicts in one call: a model per feature costs more in Python calls.
     features = {
         name: {

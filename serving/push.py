@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from feast import FeatureStore, FeatureView
 from feast.data_source import KafkaSource, KinesisSource, PushSource
+from feast.types import Bool, Float32, Float64, Int32, Int64, String
 
 from serving.errors import BadReadError
 from serving.online import ViewRead, entity_key
@@ -38,6 +39,8 @@ def push(
     store: FeatureStore, source: str, columns: Mapping[str, Sequence[Any]], lock_file: Path
 ) -> list[Pushed]:
     views = _views_of(store, source)
+    for view in views:
+        _check_types(view, columns)
     frame = _frame(columns)
     with _locked(lock_file):
         return [_push_view(store, view, frame) for view in views]
@@ -55,6 +58,34 @@ def _views_of(store: FeatureStore, source: str) -> list[FeatureView]:
             "repo, give it to a FeatureView as its source, and `feast apply`"
         )
     return views
+
+
+# What JSON value each Feast type of a feature takes (null always; a bool is no number here).
+TAKES: dict[Any, tuple[type, ...]] = {
+    Float64: (int, float),
+    Float32: (int, float),
+    Int64: (int,),
+    Int32: (int,),
+    String: (str,),
+    Bool: (bool,),
+}
+
+
+def _check_types(view: FeatureView, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Each value given for a feature of the view is of the feature's type (Feast would turn a
+    number into text, or text into a number, or fail its own assertion)."""
+    for feature in view.features:
+        takes = TAKES.get(feature.dtype)
+        if takes is None:
+            continue
+        for i, value in enumerate(columns.get(feature.name, ())):
+            if value is not None and (
+                not isinstance(value, takes) or (isinstance(value, bool) and bool not in takes)
+            ):
+                raise BadReadError(
+                    f"df.{feature.name}[{i}] is {value!r}, but view {view.name!r} stores it as "
+                    f"{feature.dtype}"
+                )
 
 
 def _frame(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
@@ -85,6 +116,8 @@ def _push_view(store: FeatureStore, view: FeatureView, frame: pd.DataFrame) -> P
 
 
 def _times(values: pd.Series, column: str) -> pd.Series:
+    if not all(isinstance(v, str) for v in values):  # seconds? milliseconds? times are text
+        raise BadReadError(f"df.{column} must hold ISO-8601 times as strings, not numbers")
     try:
         return pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:

@@ -1,9 +1,9 @@
 """What is being served (champion + its FeatureService's read plan), and reloading it.
 
 The app holds one `Served`; a reload builds a new one completely (model loaded, contract
-checked, plan resolved) and then swaps the reference, so a request under way finishes with the
-model it started with and no request ever sees half a reload. A reload that fails keeps the old
-model serving and says why.
+checked, plan resolved, one prediction answered) and then swaps the reference, so a request
+under way finishes with the model it started with and no request ever sees half a reload. A
+reload that fails keeps the old model serving and says why.
 """
 
 import asyncio
@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 
 from feast import FeatureService, FeatureStore
 
+from larder import state
+from larder.cli import debug
 from serving.batcher import Batcher
 from serving.errors import ModelContractError
 from serving.model import Champion, champion_version, load_champion
-from serving.online import Plan, plan_for
+from serving.online import OnlineReader, Plan, plan_for
+from serving.predict import warm_up
 from serving.requests import Schemas, for_service
 from serving.settings import ServingSettings
 from training.contract import find_service
@@ -48,8 +51,11 @@ def serve(store: FeatureStore, champion: Champion, settings: ServingSettings) ->
 
 
 def load_served(settings: ServingSettings, store: FeatureStore) -> Served:
+    """The champion, served: its contract checked and one prediction answered (warm_up)."""
     champion = load_champion(settings.tracking_uri, settings.model, settings.model_alias)
-    return serve(store, champion, settings)
+    served = serve(store, champion, settings)
+    warm_up(served, OnlineReader(store), settings.task)
+    return served
 
 
 class Reloader:
@@ -81,5 +87,16 @@ class Reloader:
                 await asyncio.to_thread(self.holder.store.refresh_registry)
                 self.holder.plans.clear()
                 await self.reload()
-            except Exception:  # a bad registry state must not stop serving the current model
-                logger.exception("model reload failed; still serving the previous version")
+            except Exception as exc:  # a bad registry state must not stop serving the model
+                await asyncio.to_thread(self._failed, exc)  # its checks read files
+
+    def _failed(self, exc: Exception) -> None:
+        """One line per failed poll (each poll would repeat a traceback), naming what broke."""
+        if debug():
+            logger.error("model reload failed; still serving the previous version", exc_info=exc)
+            return
+        s = self.settings
+        said = state.explain(exc, s.feature_repo, s.tracking_uri) or (
+            f"{type(exc).__name__}: {state.first_line(exc)}"
+        )
+        logger.error("model reload failed; still serving the previous version: %s", said)

@@ -36,7 +36,9 @@ class RequestTransform:
         columns = {name: _parse(name, kind, entities[name]) for name, kind in self.inputs.items()}
         try:
             return own_transformation(self.view, {**features, **columns}, rows)
-        except (OverflowError, ValueError, TypeError, ArithmeticError) as exc:
+        except ServingError:
+            raise
+        except Exception as exc:  # the domain's code, on what the request gave it
             raise BadReadError(
                 f"on-demand view {self.view.name!r} cannot compute its features from the "
                 f"request: {type(exc).__name__}: {exc}"

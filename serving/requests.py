@@ -4,9 +4,10 @@ domain's task: a request holds the service's join keys and the fields of its req
 answer field. Examples in OpenAPI come from the last complete row of the task's examples.
 """
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +18,11 @@ from feast.value_type import ValueType
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, create_model
 
 from larder import Task, data_dir
-from serving.schemas import FeatureValue, ModelInfo, UtcTime
+from serving.schemas import INT64, FeatureValue, ModelInfo, UtcTime
 from training.contract import service_reads
 
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 Whole = Annotated[int, Strict()]
-INT64 = (-(2**63), 2**63 - 1)
 Number = Annotated[float, Field(allow_inf_nan=False)]
 FLAG = Annotated[bool, Strict()]
 KINDS: dict[Any, Any] = {
@@ -110,6 +110,24 @@ def with_examples(fields: list[RequestField], examples: Path, time: str) -> list
     return [
         RequestField(f.name, f.kind, f.description, _plain(row[f.name]), f.bounds) for f in fields
     ]
+
+
+def example_request(fields: Sequence[RequestField]) -> dict[str, Any]:
+    """A valid request: each field's example, or else a value of its kind within its bounds."""
+    return {f.name: _stand_in(f) if f.example is None else f.example for f in fields}
+
+
+def _stand_in(f: RequestField) -> Any:
+    kind = KINDS.get(f.kind, Text)
+    if kind is UtcTime:
+        return datetime.now(UTC).isoformat()
+    if kind is FLAG:
+        return False
+    if kind not in (Whole, Number):
+        return "example"
+    low, high = f.bounds
+    value = low if low is not None else min(1.0, high) if high is not None else 1.0
+    return math.ceil(value) if kind is Whole else value
 
 
 def _plain(value: Any) -> Any:

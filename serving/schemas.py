@@ -1,19 +1,28 @@
 """The HTTP edge: what a caller sends and what the server answers. The `/predict` models depend
 on the served FeatureService and the task, and are built in serving/requests.py."""
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     Field,
+    Strict,
     StrictBool,
-    StrictFloat,
-    StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
+
+
+def _iso_text(moment: Any) -> Any:
+    # An integer could be seconds or milliseconds since the epoch, or a typo: times are text.
+    if isinstance(moment, str | datetime):
+        return moment
+    raise ValueError("must be an ISO 8601 time as a string, such as 2013-01-07T15:00:00Z")
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -33,7 +42,10 @@ def _plausible(moment: datetime) -> datetime:
 
 
 PLAUSIBLE = (datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-UtcTime = Annotated[datetime, AfterValidator(_as_utc), AfterValidator(_plausible)]
+UtcTime = Annotated[
+    datetime, BeforeValidator(_iso_text), AfterValidator(_as_utc), AfterValidator(_plausible)
+]
+INT64 = (-(2**63), 2**63 - 1)  # what Feast stores an integer as
 
 
 class FeatureValue(BaseModel):
@@ -59,7 +71,13 @@ class Ready(BaseModel):
     feature_service: str
 
 
-Scalar = StrictStr | StrictInt | StrictFloat | StrictBool | None
+Scalar = (
+    StrictStr
+    | Annotated[int, Strict(), Field(ge=INT64[0], le=INT64[1])]
+    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
+    | StrictBool
+    | None
+)
 
 
 class OnlineFeaturesRequest(BaseModel):
@@ -75,6 +93,14 @@ class OnlineFeaturesRequest(BaseModel):
     full_feature_names: bool = False
     include_feature_view_version_metadata: bool = False
     as_of: UtcTime | None = None
+
+    @field_validator("features")
+    @classmethod
+    def _each_once(cls, features: list[str]) -> list[str]:
+        if len(set(features)) == len(features):
+            return features
+        repeated = sorted(f for f, n in Counter(features).items() if n > 1)
+        raise ValueError(f"names {repeated[:10]} more than once: name each feature once")
 
     @model_validator(mode="after")
     def _names_features(self) -> "OnlineFeaturesRequest":

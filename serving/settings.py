@@ -44,6 +44,8 @@ class ServingSettings(BaseSettings):
     max_batch: int = 100
     request_timeout_s: float = 5.0
     reload_interval_s: float = 30.0  # 0 disables polling; POST /admin/reload still works
+    # /ready runs SQLite's quick_check on the online store when its last one is this old.
+    integrity_check_s: float = 30.0
     model_threads: int = 1  # OpenMP threads per worker: more only slows one-row predictions
     log_dir: Path | None = None  # None: the data folder's predictions zone
     log_batch_rows: int = 1000

@@ -1,20 +1,36 @@
-"""`python -m serving` and its settings: flags over environment over defaults."""
+"""`python -m serving` and its settings: flags over environment over defaults; a start that
+fails, with any number of workers, is one line naming what is broken and a non-zero status."""
 
+import asyncio
+import contextlib
 import json
 import os
+import shutil
+import signal
+import socket
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from larder import state
 from serving import __main__ as cli
+from serving.app import create_app, worker_app
 from serving.settings import ServingSettings
 
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """What uvicorn.run was called with (it is not actually started)."""
+    """What uvicorn was started with (it is not actually started)."""
     calls: dict = {}
-    monkeypatch.setattr(cli, "check_champion", lambda settings: None)
+    monkeypatch.setattr(cli, "preflight", lambda settings: None)
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs, app=app))
+    monkeypatch.setattr(
+        cli,
+        "supervise",
+        lambda app, workers, options: calls.update(options, app=app, workers=workers) or 0,
+    )
     return calls
 
 
@@ -48,14 +64,18 @@ def test_the_tracking_uri_is_mlflows_own_variable(monkeypatch) -> None:
 def test_several_workers_get_the_app_factory_and_shared_metrics(served, monkeypatch) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     cli.main(["--workers", "2", "--no-access-log"])
-    assert served["app"] == "serving.app:create_app" and served["factory"] is True
+    assert served["app"] == "serving.app:worker_app"
     assert (served["workers"], served["access_log"]) == (2, False)
     assert os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
 
 
-def test_without_a_champion_it_says_so_in_one_line_and_exits_2(monkeypatch, tmp_path, capsys):
+def test_without_a_champion_it_says_so_in_one_line_and_exits_2(
+    platform, monkeypatch, tmp_path, capsys
+) -> None:
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(platform.feature_repo))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'none.db'}")
     monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.delenv("LARDER_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_:
         cli.main([])
     assert exit_.value.code == 2
@@ -71,3 +91,118 @@ def test_the_example_body_is_a_request_the_server_takes(
     body = json.loads(capsys.readouterr().out)
     assert set(body) == {"tailnum", "carrier", "origin", "scheduled_departure", "distance"}
     assert client.post("/predict", json=body).status_code == 200
+
+
+@dataclass(frozen=True)
+class Copy:
+    repo: Path
+    mlflow: Path
+
+
+@pytest.fixture
+def copy(platform, tracking_uri, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Copy:
+    """The served platform's domain folder and MLflow store, copied, for `python -m serving`
+    (through the environment, as workers read it) to start from; uvicorn is never started."""
+    repo = tmp_path / "feature_repo"
+    shutil.copytree(
+        platform.feature_repo, repo, ignore=shutil.ignore_patterns("mlflow*", "predictions")
+    )
+    mlflow = tmp_path / "mlflow.db"
+    shutil.copy(state.mlflow_path(tracking_uri), mlflow)  # type: ignore[arg-type]
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(repo))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow}")
+    monkeypatch.delenv("LARDER_DEBUG", raising=False)
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.setattr(cli, "supervise", lambda *a, **k: pytest.fail("must not start"))
+    return Copy(repo, mlflow)
+
+
+def truncate(path: Path) -> None:
+    for leftover in path.parent.glob(f"{path.name}-*"):  # SQLite's -wal and -shm
+        leftover.unlink()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def drop_artifacts(copy: Copy) -> None:
+    """The model version's artifacts, gone (the copy's version points where nothing is)."""
+    with sqlite3.connect(copy.mlflow) as db:
+        db.execute("UPDATE model_versions SET storage_location = ?", (str(copy.repo / "gone"),))
+
+
+BREAKS = {
+    "registry deleted": (lambda c: state.registry_path(c.repo).unlink(), ["registry", "missing"]),
+    "registry truncated": (lambda c: truncate(state.registry_path(c.repo)), ["registry"]),
+    "online store truncated": (lambda c: truncate(state.online_path(c.repo)), ["online store"]),
+    "online store deleted": (lambda c: state.online_path(c.repo).unlink(), ["online store"]),
+    "MLflow store truncated": (lambda c: truncate(c.mlflow), ["MLflow store", "corrupt"]),
+    "model artifacts deleted": (drop_artifacts, ["artifacts", "gone", "training train"]),
+}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("broken", list(BREAKS))
+def test_a_broken_start_is_one_line_and_status_2(copy, capsys, broken, workers) -> None:
+    breaking, named = BREAKS[broken]
+    breaking(copy)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--workers", workers])
+    assert exit_.value.code == 2
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "Traceback" not in said, said
+    for part in named:
+        assert part in said, said
+
+
+def test_larder_debug_raises_the_error_itself(copy, monkeypatch) -> None:
+    state.registry_path(copy.repo).unlink()
+    monkeypatch.setenv("LARDER_DEBUG", "1")
+    with pytest.raises(state.StateError, match="registry"):
+        cli.main([])
+
+
+def test_a_workers_failed_start_is_the_one_line_uvicorn_logs(copy) -> None:
+    state.registry_path(copy.repo).unlink()
+    app = create_app(ServingSettings())
+    sent: list[dict] = []
+
+    async def start() -> None:
+        async def receive() -> dict:
+            return {"type": "lifespan.startup"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        with contextlib.suppress(Exception):
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    asyncio.run(start())
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
+    assert "\n" not in sent[0]["message"] and "registry" in sent[0]["message"]
+
+
+def test_a_worker_whose_app_cannot_be_built_stops_with_uvicorns_startup_failure(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    monkeypatch.setenv("LARDER_FEATURE_REPO", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("LARDER_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        worker_app()
+    assert exit_.value.code == 3  # uvicorn's STARTUP_FAILURE: its supervisor does not restart
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "nowhere" in said and "Traceback" not in said
+
+
+def test_workers_that_fail_to_start_stop_the_server_with_a_non_zero_status(capsys) -> None:
+    """uvicorn's own `run(workers=2)` would return status 0 here."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        options = {"host": "127.0.0.1", "port": port, "access_log": False}
+        status = cli.supervise("tests.serving.failing_app:create", 2, options)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert status == 3
+    assert "a worker failed to start" in capsys.readouterr().err
