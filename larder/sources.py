@@ -8,6 +8,10 @@ validated zone by its pandera `contract` (types, ranges, one-table rules), its `
 tables it references, for what needs more than one table) and the platform's own rules:
 `key` unique, no `time` after the file's drop, none older than `lateness` before it.
 
+A row that breaks a rule is quarantined, except a rule built with `failures(..., warn=True)`:
+one that real data can plausibly break (an unusually long taxi), whose rows are kept and
+counted per rule in the quality report.
+
 `known_at` says when a row became known when that is later than its `time` (e.g. a flight's
 outcome is known when it lands, not at its scheduled hour): the replay releases rows by it.
 """
@@ -28,17 +32,24 @@ UTC_US = pl.Datetime("us", "UTC")
 ROW = "_row"  # a row's position in the batch being validated, in the frames rules receive
 SUPPORTED = (pl.Int64(), pl.Float64(), pl.String(), pl.Boolean(), UTC_US)
 
+SEVERITY = "severity"  # in a frame of failures: "warn" for a rule that keeps its rows
+WARN = "warn"
+
 # A rule beyond the contract: (the batch with its `ROW` column, the validated tables it
 # references by name) -> frames of failures, each built with `failures`.
 RowRule = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], list[pl.DataFrame]]
 
 
-def failures(rows: pl.DataFrame, rule: str, column: str, value: pl.Expr) -> pl.DataFrame:
-    """The quarantine's reasons for `rows` (a filtered batch): one row per row that broke
-    `rule`, naming the column(s) it is about and the offending value as text."""
-    return rows.select(
+def failures(
+    rows: pl.DataFrame, rule: str, column: str, value: pl.Expr, *, warn: bool = False
+) -> pl.DataFrame:
+    """The reasons `rows` (a filtered batch) broke `rule`: one row per row, naming the
+    column(s) it is about and the offending value as text. They quarantine the rows, unless
+    `warn`: then the rows are kept and counted, per rule, in the quality report."""
+    found = rows.select(
         pl.col(ROW), rule=pl.lit(rule), column=pl.lit(column), value=value.cast(pl.String)
     )
+    return found.with_columns(pl.lit(WARN).alias(SEVERITY)) if warn else found
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import polars as pl
 from larder import EVENT_TIMESTAMP, Source
 from larder.domain import Domain
 from pipelines import ingest, sample, transform
+from pipelines.readers import ISSUES, WHOLE_ROW
 from pipelines.storage import write_text
 
 KNOWN = "_known_at"
@@ -95,9 +96,17 @@ def _read(folder: Path, source: Source, sources: Mapping[str, Source]) -> pl.Dat
             f"the replay's world has no {source.name} file in {folder}: point it at a folder "
             "holding every source table"
         )
-    frames = [ingest.read_source(source, path).drop("_issues", strict=False) for path in mine]
+    frames = [_readable(ingest.read_source(source, path)) for path in mine]
     # one row per key, as validation keeps it: a repeated key would be sent twice
     return pl.concat(frames).unique(list(source.key), keep="first", maintain_order=True)
+
+
+def _readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Without the lines ingest could not read as rows (they would be all-null rows here)."""
+    if ISSUES not in frame.columns:
+        return frame
+    whole = pl.col(ISSUES).list.eval(pl.element().struct.field("column") == WHOLE_ROW)
+    return frame.filter(~whole.list.any().fill_null(False)).drop(ISSUES)
 
 
 def world_folder(domain: Domain, landing: Path | None, scratch: Path) -> Path:

@@ -34,6 +34,7 @@ def _ingested(results: list[ingesting.IngestResult]) -> str:
 def _validated(done: Any) -> str:
     return ", ".join(
         f"{t}: {v['validated']} valid + {v['quarantined']} quarantined"
+        + (f" ({sum(v['warnings'].values())} warned)" if v.get("warnings") else "")
         if v["months"]
         else f"{t}: unchanged"
         for t, v in done.summary().items()

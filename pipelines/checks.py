@@ -8,16 +8,20 @@ column, value), keyed by the row's index (`ROW`):
 - cells that did not cast at ingest (kept as text in `_issues`);
 - references (a value must exist in another validated table) and the domain's own row rules;
 - timeliness: no `time` after the file's drop, none older than the source's `lateness`.
+
+A row rule's failures built with `failures(..., warn=True)` quarantine nothing: they are the
+batch's warnings, counted per rule in its quality report, and their rows stay valid.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandera.errors
 import polars as pl
 
 from larder import ROW, Source, failures
+from larder.sources import SEVERITY, WARN
 from pipelines.errors import ContractError, ReconcileError
 from pipelines.readers import ISSUES
 
@@ -28,11 +32,16 @@ EXTRA = (ISSUES, DROPPED_AT, FILE, MONTH)
 REASON_COLUMNS = ("rule", "column", "value")
 
 
+def empty_reasons() -> pl.DataFrame:
+    return pl.DataFrame(schema={ROW: pl.UInt32, **{c: pl.String for c in REASON_COLUMNS}})
+
+
 @dataclass(frozen=True)
 class Validated:
     table: str
     valid: pl.DataFrame
     quarantined: pl.DataFrame  # the row's columns plus rule, column, value
+    warnings: pl.DataFrame = field(default_factory=empty_reasons)  # the same, rows kept
 
     @property
     def rows_in(self) -> int:
@@ -42,9 +51,9 @@ class Validated:
     def bad_rows(self) -> int:
         return self.quarantined[ROW].n_unique() if self.quarantined.height else 0
 
-
-def empty_reasons() -> pl.DataFrame:
-    return pl.DataFrame(schema={ROW: pl.UInt32, **{c: pl.String for c in REASON_COLUMNS}})
+    def warned(self) -> dict[str, int]:
+        """Rows per warning rule."""
+        return dict(self.warnings.group_by("rule").len().sort("rule").iter_rows())
 
 
 def duplicate_keys(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
@@ -146,9 +155,10 @@ def rule_failures(
 def validate_frame(
     frame: pl.DataFrame, source: Source, tables: Mapping[str, pl.DataFrame]
 ) -> Validated:
-    """Split one batch into valid rows and quarantined rows (one per rule broken)."""
+    """Split one batch into valid rows and quarantined rows (one per rule broken), and list
+    the warnings of the valid and the quarantined rows alike."""
     frame = frame.with_row_index(ROW)
-    found = pl.concat(
+    found, warned = _by_severity(
         [
             duplicate_keys(frame, source),
             contract_failures(frame, source),
@@ -158,15 +168,28 @@ def validate_frame(
             *timeliness_failures(frame, source),
         ]
     )
-    bad = found.join(frame.drop(ISSUES, strict=False), on=ROW, how="inner").sort(ROW)
+    rows = frame.drop(ISSUES, strict=False)
+    bad = found.join(rows, on=ROW, how="inner").sort(ROW)
     valid = frame.join(found.select(ROW).unique(), on=ROW, how="anti")
-    result = Validated(source.name, valid.drop(ROW, ISSUES, DROPPED_AT, strict=False), bad)
+    warnings = warned.join(rows, on=ROW, how="inner").sort(ROW)
+    result = Validated(
+        source.name, valid.drop(ROW, ISSUES, DROPPED_AT, strict=False), bad, warnings
+    )
     if result.rows_in != frame.height:
         raise ReconcileError(
             f"{source.name}: {frame.height} rows in but {result.valid.height} validated + "
             f"{result.bad_rows} quarantined"
         )
     return result
+
+
+def _by_severity(found: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The reasons that quarantine their rows, and the warnings."""
+    reasons = pl.concat([empty_reasons(), *found], how="diagonal")
+    if SEVERITY not in reasons.columns:
+        return reasons, empty_reasons()
+    warn = pl.col(SEVERITY).fill_null("") == WARN
+    return reasons.filter(~warn).drop(SEVERITY), reasons.filter(warn).drop(SEVERITY)
 
 
 def share_breach(result: Validated, max_bad_share: float) -> str | None:
@@ -188,15 +211,11 @@ def too_many_bad(bad: int, rows_in: int, max_bad_share: float, reasons: pl.DataF
 
 def by_month(result: Validated) -> dict[str, Validated]:
     """A validation of several months at once (rows tagged with `MONTH`), month by month."""
-    valid = result.valid.partition_by(MONTH, as_dict=True)
-    bad = result.quarantined.partition_by(MONTH, as_dict=True)
-    months = sorted({k[0] for k in [*valid, *bad]})
-    empty_valid, empty_bad = result.valid.clear(), result.quarantined.clear()
-    return {
-        str(m): Validated(
-            result.table,
-            valid.get((m,), empty_valid).drop(MONTH),
-            bad.get((m,), empty_bad).drop(MONTH),
-        )
-        for m in months
-    }
+    frames = (result.valid, result.quarantined, result.warnings)
+    parts = [f.partition_by(MONTH, as_dict=True) for f in frames]
+    months = sorted({k[0] for k in [*parts[0], *parts[1]]})
+
+    def month(m: object) -> list[pl.DataFrame]:
+        return [p.get((m,), f.clear()).drop(MONTH) for p, f in zip(parts, frames, strict=True)]
+
+    return {str(m): Validated(result.table, *month(m)) for m in months}

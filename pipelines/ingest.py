@@ -10,6 +10,11 @@ Per file, atomically: chunks are staged under `raw/.staging/`, then each month's
 renamed into `raw/<table>/month=YYYY-MM/<hash16>.parquet`, and the manifest is written last. A
 crash before that leaves files no manifest entry names: validation never reads them and the
 retry overwrites them. A file that cannot be read is recorded as `rejected` with the reason.
+
+A CSV line that cannot be read as a row (see `pipelines.readers`) lands in the `unknown` month
+as a row of nulls whose issue names its line: validation quarantines it, and the entry counts
+such rows under `unreadable`. A file whose share of them passes `max_bad_share` (the threshold
+validation applies to bad rows, LARDER_MAX_BAD_SHARE) is rejected whole, naming the count.
 """
 
 import contextlib
@@ -26,11 +31,20 @@ import polars as pl
 from larder import Source
 from pipelines import manifest
 from pipelines.errors import IngestError, ReconcileError
-from pipelines.readers import ColumnStats, Progress, read_chunks, table_breaks
+from pipelines.readers import (
+    UNKNOWN,
+    ColumnStats,
+    Progress,
+    read_chunks,
+    table_breaks,
+    unreadable_share,
+)
+from pipelines.settings import PipelineSettings
 from pipelines.storage import write_parquet
 
 SUFFIXES = (".csv", ".csv.zip", ".csv.gz", ".parquet")
 STAGING = ".staging"
+MAX_BAD_SHARE: float = PipelineSettings.model_fields["max_bad_share"].default
 
 
 @dataclass(frozen=True)
@@ -68,32 +82,38 @@ def table_for(path: Path, sources: Mapping[str, Source]) -> Source | None:
     return max(fits, key=lambda s: len(s.name), default=None)
 
 
-def read_source(table: Source, path: Path) -> pl.DataFrame:
+def read_source(table: Source, path: Path, max_bad_share: float = MAX_BAD_SHARE) -> pl.DataFrame:
     """A whole file as one typed frame (for small files and tests); `_issues` kept only if any."""
     stats = ColumnStats()
     chunks = []
     for chunk in read_chunks(path, table):
         stats.add(chunk)
         chunks.append(chunk)
-    _raise_breaks(stats, table, path)
+    _raise_breaks(stats, table, path, max_bad_share)
     frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=table.schema)
     if "_issues" in frame.columns and frame["_issues"].list.len().sum() == 0:
         frame = frame.drop("_issues")
     return frame
 
 
-def _raise_breaks(stats: ColumnStats, table: Source, path: Path) -> None:
+def _raise_breaks(stats: ColumnStats, table: Source, path: Path, max_bad_share: float) -> None:
     breaks = table_breaks(stats, table)
     if breaks:
         raise IngestError(f"{path.name}: the batch cannot be read: {'; '.join(breaks)}")
+    too_many = unreadable_share(stats, max_bad_share)
+    if too_many:
+        raise IngestError(f"{path.name}: {too_many}")
 
 
 def _label(table: Source) -> pl.Expr:
-    return table.partition_label().fill_null("unknown")
+    return table.partition_label().fill_null(UNKNOWN)
 
 
-def stage(table: Source, path: Path, staging: Path, progress: bool) -> dict[str, int]:
-    """Read the file chunk by chunk into `staging/month=.../NNNNN.parquet`; rows per month."""
+def stage(
+    table: Source, path: Path, staging: Path, progress: bool, max_bad_share: float
+) -> tuple[dict[str, int], ColumnStats]:
+    """Read the file chunk by chunk into `staging/month=.../NNNNN.parquet`; rows per month,
+    and what was read."""
     stats = ColumnStats()
     rows: dict[str, int] = {}
     chunks = read_chunks(path, table, Progress(path.name, enabled=progress))
@@ -103,8 +123,8 @@ def stage(table: Source, path: Path, staging: Path, progress: bool) -> dict[str,
         for (label,), part in parts.items():
             write_parquet(part.drop("_p"), staging / f"month={label}" / f"{i:05d}.parquet")
             rows[str(label)] = rows.get(str(label), 0) + part.height
-    _raise_breaks(stats, table, path)
-    return dict(sorted(rows.items()))
+    _raise_breaks(stats, table, path, max_bad_share)
+    return dict(sorted(rows.items())), stats
 
 
 def publish(staging: Path, target: Path, version: str, rows: dict[str, int]) -> None:
@@ -135,7 +155,12 @@ def _entry(table: Source, path: Path, digest: str, now: datetime, entries: list)
 
 
 def ingest_file(
-    table: Source, path: Path, raw: Path, now: datetime | None = None, progress: bool = False
+    table: Source,
+    path: Path,
+    raw: Path,
+    now: datetime | None = None,
+    progress: bool = False,
+    max_bad_share: float = MAX_BAD_SHARE,
 ) -> IngestResult:
     entries = manifest.load(raw)
     digest = file_hash(path)
@@ -147,7 +172,7 @@ def ingest_file(
     staging = raw / STAGING / digest[:16]
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        rows = stage(table, path, staging, progress)
+        rows, stats = stage(table, path, staging, progress, max_bad_share)
         publish(staging, raw / table.name, digest[:16], rows)
     except IngestError as exc:
         entry.update(rows=0, partitions={}, outcome="rejected", reason=str(exc))
@@ -158,6 +183,8 @@ def ingest_file(
     entry.update(rows=sum(rows.values()), partitions=rows, late_months=late, outcome=outcome)
     if reason:
         entry["reason"] = reason
+    if stats.unreadable:
+        entry["unreadable"] = {"rows": stats.unreadable, "examples": stats.lines}
     return _record(entries, entry, raw, staging)
 
 
@@ -172,9 +199,17 @@ def _record(entries: list, entry: dict, raw: Path, staging: Path) -> IngestResul
         entry["file"],
         entry["rows"],
         outcome=entry["outcome"],
-        message=entry.get("reason", ""),
+        message=entry.get("reason", "") or _unreadable_lines(entry),
         late_months=tuple(entry.get("late_months", ())),
     )
+
+
+def _unreadable_lines(entry: dict) -> str:
+    """What an ingested file's lines that did not read as rows became."""
+    if "unreadable" not in entry:
+        return ""
+    n, examples = sum(entry["unreadable"]["rows"].values()), entry["unreadable"]["examples"]
+    return f"{n} line(s) not read as rows, to be quarantined: {'; '.join(examples)}"
 
 
 def landing_files(landing: Path, sources: Mapping[str, Source]) -> list[Path]:
@@ -205,8 +240,10 @@ def ingest(
     sources: Mapping[str, Source],
     now: datetime | None = None,
     progress: bool = False,
+    max_bad_share: float = MAX_BAD_SHARE,
 ) -> list[IngestResult]:
-    """Ingest every file of the landing folder; files of no known table are reported, not read."""
+    """Ingest every file of the landing folder; files of no known table are reported, not read.
+    A file whose share of lines that cannot be read passes `max_bad_share` is rejected."""
     files = landing_files(source_dir, sources)
     require_tables(files, raw, sources)
     results = []
@@ -216,5 +253,5 @@ def ingest(
             said = f"not a table's file: name it <table>[_suffix]{{{','.join(SUFFIXES)}}}"
             results.append(IngestResult("?", path.name, 0, outcome="ignored", message=said))
         else:
-            results.append(ingest_file(table, path, raw, now, progress))
+            results.append(ingest_file(table, path, raw, now, progress, max_bad_share))
     return results

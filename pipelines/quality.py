@@ -1,10 +1,12 @@
 """A data-quality report per batch (one ingested file version): JSON for machines, a short text
 summary and an HTML page (per-column completeness, validity, uniqueness, freshness and an
-inline-SVG histogram per numeric column) for people. Pure functions, frame in, dict or str out.
+inline-SVG histogram per numeric column, the rules broken and the warnings: rows kept though
+they break a rule declared as a warning) for people. Pure functions, frame in, dict or str out.
 """
 
 import html
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +66,20 @@ def freshness(frame: pl.DataFrame, dropped_at: Any) -> dict[str, Any]:
 
 
 def build(
-    frame: pl.DataFrame, reasons: pl.DataFrame, header: dict[str, Any], dropped_at: Any = None
+    frame: pl.DataFrame,
+    reasons: pl.DataFrame,
+    header: dict[str, Any],
+    dropped_at: Any = None,
+    warnings: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The report of one batch: `frame` holds its rows, `reasons` its quarantine reasons."""
+    """The report of one batch: `frame` holds its rows, `reasons` its quarantine reasons,
+    `warnings` the rows per warning rule (rows kept)."""
     flagged = _validity(reasons)
     rules = dict(reasons.group_by("rule").len().sort("len", descending=True).iter_rows())
     return {
         **header,
         "rules": rules,
+        "warnings": dict(sorted((warnings or {}).items(), key=lambda kv: -kv[1])),
         "columns": {n: column_profile(frame, n, flagged.get(n, 0)) for n in frame.columns},
         "freshness": freshness(frame, dropped_at),
     }
@@ -89,6 +97,8 @@ def text(report: dict[str, Any]) -> str:
     )
     lines = [head] + ([f"reason: {report['reason']}"] if report.get("reason") else [])
     lines += [f"  rule {rule}: {n} rows" for rule, n in list(report["rules"].items())[:10]]
+    warned = report.get("warnings", {}).items()
+    lines += [f"  warning {rule}: {n} rows (kept)" for rule, n in warned]
     worst = sorted(report["columns"].items(), key=lambda kv: kv[1]["completeness"] or 0)[:5]
     lines += [f"  least complete: {n} {_pct(p['completeness'])}" for n, p in worst]
     for name, f in report["freshness"].items():
@@ -124,6 +134,9 @@ def html_page(report: dict[str, Any]) -> str:
         for n, p in report["columns"].items()
     )
     rules = "".join(f"<li>{html.escape(r)}: {n}</li>" for r, n in report["rules"].items())
+    warned = "".join(
+        f"<li>{html.escape(r)}: {n}</li>" for r, n in report.get("warnings", {}).items()
+    )
     fresh = "".join(
         f"<li>{n}: {f['oldest']} .. {f['newest']} "
         f"({_num(f['hours_from_newest_to_drop'] or math.nan)} h before the drop)</li>"
@@ -135,6 +148,7 @@ def html_page(report: dict[str, Any]) -> str:
         "td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>"
         f"<h1>{html.escape(report['table'])}: {html.escape(report['file'])}</h1>"
         f"<pre>{html.escape(text(report))}</pre><h2>Broken rules</h2><ul>{rules}</ul>"
+        f"<h2>Warnings (rows kept)</h2><ul>{warned}</ul>"
         f"<h2>Freshness</h2><ul>{fresh}</ul><h2>Columns</h2><table><tr><th>column</th>"
         "<th>type</th><th>completeness</th><th>validity</th><th>uniqueness</th>"
         f"<th>histogram</th></tr>{rows}</table>"

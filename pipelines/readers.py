@@ -7,12 +7,20 @@ in the row's `_issues` list, so validation can quarantine the row with the reaso
 that casts nowhere (a wrong delimiter, a wrong type) is a table-level break: `ColumnStats`
 collects the counts and `table_breaks` names the column.
 
+A CSV line that cannot be read as a row (more or fewer fields than the header, bytes that are
+not UTF-8, a last line cut short) becomes a row of nulls, in no month, whose issue names its
+line number and shows its text, so validation quarantines it and the rest of the file goes on;
+`unreadable_share` rejects the file when such rows pass the share of bad rows allowed. Blank
+lines are not rows. A block is checked whole first (decoded, parsed, its separators counted)
+and split line by line only when it holds such a line, so clean files read at full speed.
+
 Limits (documented, not handled): CSV fields holding a quoted newline; a separator other than
 `,` (the file is rejected with a hint naming the separator it seems to use).
 """
 
 import csv
 import gzip
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +37,16 @@ from pipelines.errors import IngestError
 
 ISSUES = "_issues"
 ISSUE = pl.Struct({"rule": pl.String, "column": pl.String, "value": pl.String})
+UNKNOWN = "unknown"  # the partition of rows whose month cannot be read
+WHOLE_ROW = "*"  # the column of an issue about a whole line
+FITS_HEADER, UTF8, CUT = "row_fits_header", "utf8", "complete_row"  # a line that did not read
+HINTS = {
+    FITS_HEADER: "check the separator and the quoting",
+    UTF8: "re-save the file as UTF-8",
+    CUT: "the file ends mid-row: drop the whole export",
+}
+SHOWN = 80  # characters of a bad line shown in its issue
+QUOTED = re.compile(rb'"[^"]*"')
 BLOCK_BYTES = 32 << 20  # CSV bytes parsed at a time
 BATCH_ROWS = 500_000  # Parquet rows read at a time
 NULLS = ["NA", ""]
@@ -44,14 +62,24 @@ EXPECTED = {
 
 @dataclass
 class ColumnStats:
-    """Per column: cells that held a value, and cells whose value did not cast."""
+    """Per column: cells that held a value, and cells whose value did not cast; per file: rows,
+    and rows that could not be read (with the first few reasons)."""
 
     present: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     example: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    unreadable: dict[str, int] = field(default_factory=dict)  # rule -> rows
+    lines: list[str] = field(default_factory=list)
 
     def add(self, typed: pl.DataFrame) -> None:
         issues = typed[ISSUES].explode().drop_nulls().struct.unnest()
+        whole = issues.filter(pl.col("column") == WHOLE_ROW)
+        self.rows += typed.height
+        for rule, n in whole.group_by("rule").len().rows():
+            self.unreadable[rule] = self.unreadable.get(rule, 0) + n
+        self.lines += whole["value"].head(3 - len(self.lines)).to_list()
+        issues = issues.filter(pl.col("column") != WHOLE_ROW)
         failed = dict.fromkeys(typed.columns, 0)
         for name, n, value in issues.group_by("column").agg(pl.len(), pl.first("value")).rows():
             failed[name] = n
@@ -70,6 +98,19 @@ def table_breaks(stats: ColumnStats, table: Source) -> list[str]:
         for name in table.schema
         if stats.present.get(name) and stats.failed[name] == stats.present[name]
     ]
+
+
+def unreadable_share(stats: ColumnStats, max_bad_share: float) -> str | None:
+    """Why a file is rejected for its lines that cannot be read as rows (their share passes
+    `max_bad_share`, as bad rows do at validation), or None."""
+    bad = sum(stats.unreadable.values())
+    if not bad or bad / stats.rows <= max_bad_share:
+        return None
+    hints = "; ".join(HINTS[rule] for rule in sorted(stats.unreadable))
+    return (
+        f"{bad} of {stats.rows} rows cannot be read ({bad / stats.rows:.1%} > the "
+        f"{max_bad_share:.1%} allowed), e.g. {'; '.join(stats.lines)}; {hints}"
+    )
 
 
 def _to_int(col: pl.Expr) -> pl.Expr:
@@ -128,7 +169,7 @@ def type_text(
     ]
     issues = text.select(pl.concat_list(failed).list.drop_nulls().alias(ISSUES))[ISSUES]
     if truncated is not None:
-        cut = pl.Series([[{"rule": "complete_row", "column": "*", "value": "row cut short"}]])
+        cut = pl.Series([[{"rule": CUT, "column": WHOLE_ROW, "value": "row cut short"}]])
         issues = pl.select(pl.when(truncated).then(cut.first()).otherwise(issues)).to_series()
     return typed.with_columns(issues.cast(pl.List(ISSUE)).alias(ISSUES))
 
@@ -199,14 +240,6 @@ def _blocks(stream: IO[bytes], block_bytes: int) -> Iterator[bytes]:
         yield block + stream.readline()
 
 
-def _short_last_line(block: bytes, width: int) -> bool:
-    """The file ends mid-row: its last line has no line break and too few fields."""
-    if block.endswith(b"\n"):
-        return False
-    last = block.rsplit(b"\n", 1)[-1].decode("utf-8")
-    return len(next(csv.reader([last]), [])) < width
-
-
 def _parse_block(block: bytes, header: list[str], name: str) -> pl.DataFrame:
     try:
         return pl.read_csv(
@@ -220,6 +253,94 @@ def _parse_block(block: bytes, header: list[str], name: str) -> pl.DataFrame:
         ) from None
 
 
+def _whole_block(block: bytes, header: list[str], name: str) -> pl.DataFrame | None:
+    """The block parsed, when every line of it reads as a row; else None."""
+    try:
+        block.decode("utf-8")
+        text = _parse_block(block, header, name)  # it refuses a line with too many fields
+    except (UnicodeDecodeError, IngestError):
+        return None
+    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+    unquoted = QUOTED.sub(b"", block) if b'"' in block else block
+    fits = text.height == lines and unquoted.count(b",") == lines * (len(header) - 1)
+    return text if fits else None
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A block's lines sorted: those that read as rows, the (rule, value) of those that do not."""
+
+    rows: list[bytes]
+    bad: list[tuple[str, str]]
+    cut: bool  # the last of `rows` is cut short: the file ends mid-row
+
+
+def _fields(text: str) -> int:
+    return text.count(",") + 1 if '"' not in text else len(next(csv.reader([text]), []))
+
+
+def _problem(line: bytes, number: int, width: int) -> tuple[str, str] | None:
+    """Why a line cannot be read as a row (its issue's rule and value), or None."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        shown = line.decode("utf-8", "replace")[:SHOWN]
+        byte = line[exc.start : exc.start + 1]
+        where = f"byte {exc.start + 1} of the line: {byte!r}"
+        return UTF8, f"line {number}: not UTF-8 ({where}): {shown}"
+    fields = _fields(text)
+    if fields != width:
+        shown = text.rstrip("\r")[:SHOWN]
+        return FITS_HEADER, f"line {number}: {fields} fields, the header has {width}: {shown}"
+    return None
+
+
+def sort_lines(block: bytes, width: int, first: int) -> Lines:
+    """Split a block (line `first` of the file onwards) into rows and lines that are not."""
+    *lines, last = block.split(b"\n")  # `last`: after the last line break, empty but at the end
+    rows: list[bytes] = []
+    bad: list[tuple[str, str]] = []
+    for number, line in enumerate(lines, first):
+        if width > 1 and not line.strip(b"\r"):
+            continue  # a blank line is no row
+        problem = _problem(line, number, width)
+        if problem is None:
+            rows.append(line)
+        else:
+            bad.append(problem)
+    if not last:
+        return Lines(rows, bad, cut=False)
+    problem = _problem(last, first + len(lines), width)
+    cut = problem is not None and problem[0] == FITS_HEADER and _fields(last.decode()) < width
+    if problem is None or cut:  # a cut row keeps the fields it has
+        return Lines([*rows, last], bad, cut=cut)
+    return Lines(rows, [*bad, problem], cut=False)
+
+
+def _unreadable(bad: list[tuple[str, str]], table: Source) -> pl.DataFrame:
+    """Rows of nulls for lines that did not read, each with its issue."""
+    issues = [[{"rule": rule, "column": WHOLE_ROW, "value": value}] for rule, value in bad]
+    frame = pl.DataFrame({ISSUES: issues}, schema={ISSUES: pl.List(ISSUE)})
+    return frame.select(*(pl.lit(None, t).alias(n) for n, t in table.schema.items()), ISSUES)
+
+
+def _typed_block(
+    block: bytes, header: list[str], table: Source, name: str, first: int
+) -> pl.DataFrame:
+    """A block's rows, typed; a line that does not read is a row of nulls with its issue."""
+    text = _whole_block(block, header, name)
+    if text is not None:
+        return type_text(text.select(list(table.schema)), table)
+    lines = sort_lines(block, len(header), first)
+    if lines.rows:
+        text = _parse_block(b"\n".join(lines.rows) + b"\n", header, name)
+    else:
+        text = pl.DataFrame(schema=dict.fromkeys(header, pl.String))
+    cut = pl.Series([False] * (text.height - 1) + [True]) if lines.cut else None
+    typed = type_text(text.select(list(table.schema)), table, cut)
+    return pl.concat([typed, _unreadable(lines.bad, table)])
+
+
 def csv_chunks(
     path: Path, table: Source, progress: "Progress", block_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
@@ -229,16 +350,11 @@ def csv_chunks(
         header = _header(stream, path.name)
         check_header(header, table, path.name)
         progress.start(size)
-        offset = 0
+        line = 2  # the block's first: the header is line 1
         for block in _blocks(stream, block_bytes):
-            _decode(block, path.name, offset)
-            offset += len(block)
             progress.update(len(block))
-            text = _parse_block(block, header, path.name)
-            cut = None
-            if _short_last_line(block, len(header)):
-                cut = pl.Series([False] * (text.height - 1) + [True])
-            yield type_text(text.select(list(table.schema)), table, cut)
+            yield _typed_block(block, header, table, path.name, line)
+            line += block.count(b"\n")
 
 
 def _as_text(batch: pa.RecordBatch) -> pl.DataFrame:

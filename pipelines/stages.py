@@ -26,11 +26,13 @@ def ingest(
 ) -> list[ingesting.IngestResult]:
     """Ingest the landing folder (default: LARDER_LANDING, else the domain's sample data)."""
     folder = landing or s.landing or sample.lay_out(s.domain, s.sample_landing)
-    results = ingesting.ingest(folder, s.raw, s.domain.sources, progress=progress)
+    results = ingesting.ingest(
+        folder, s.raw, s.domain.sources, progress=progress, max_bad_share=s.max_bad_share
+    )
     for r in results:
-        if r.outcome != "ingested":
+        if r.outcome != "ingested" or r.message:
             say(f"  {r.file}: {r.outcome}: {r.message}")
-        elif r.late_months:
+        if r.outcome == "ingested" and r.late_months:
             say(f"  {r.file}: late data for {', '.join(r.late_months)}")
     rejected = [r for r in results if r.outcome == "rejected"]
     if rejected:

@@ -10,7 +10,8 @@ Per file (batch): rows in = rows validated + rows quarantined, or the run fails.
 share of bad rows passes `max_bad_share` is rejected whole: the manifest records it, the months
 keep the previous version in force, and the run ends with a ContractError naming the file once
 the other files are written. A table-level break (a missing column) rejects the batch too.
-Each batch gets a quality report under `data/reports/<table>/<version>/`.
+Each batch gets a quality report under `data/reports/<table>/<version>/`; the rows breaking a
+rule declared as a warning are counted there (and in the run's summary), and kept.
 """
 
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from pipelines.checks import (
 )
 from pipelines.errors import ContractError, ReconcileError
 from pipelines.fingerprint import fingerprint
+from pipelines.readers import UNKNOWN
 from pipelines.storage import read_json, scan_zone, write_json, write_parquet
 
 
@@ -97,6 +99,14 @@ class TableRun:
         rows = pl.concat([*valid, quarantined.unique("_key").select(columns)])
         why = quarantined.select(pl.col("_key").alias(ROW), *REASON_COLUMNS)
         return rows, why
+
+    def warned(self, version: str | None = None) -> dict[str, int]:
+        """Rows per warning rule, of one file (None: of all), over the months validated."""
+        found = [r.warnings for r in self.months.values()]
+        if version is not None:
+            found = [w.filter(pl.col(FILE) == version) for w in found]
+        rules = [w.select("rule") for w in found] or [pl.DataFrame(schema={"rule": pl.String})]
+        return dict(pl.concat(rules).group_by("rule").len().sort("rule").iter_rows())
 
 
 def _months_to_do(in_force: dict, done: dict, everything: bool) -> list[str]:
@@ -194,7 +204,8 @@ def report(run: TableRun, entry: dict, version: str, reason: str = "") -> dict:
         **n,
         "bad_share": n["quarantined"] / rows_in if rows_in else 0.0,
     }
-    return quality.build(rows, why, header, datetime.fromisoformat(entry["ingested_at"]))
+    dropped_at = datetime.fromisoformat(entry["ingested_at"])
+    return quality.build(rows, why, header, dropped_at, run.warned(version))
 
 
 # ---- writing: only once every table passed ----------------------------------------------------
@@ -211,7 +222,7 @@ def write_table(run: TableRun, validated: Path, quarantine: Path) -> None:
     name = run.source.name
     for month, result in run.months.items():
         part = Path(name) / f"month={month}" / "part.parquet"
-        if month != "unknown":  # rows of no month were all quarantined
+        if month != UNKNOWN:  # rows of no month were all quarantined
             _write_month(result.valid.select(list(run.source.schema)), validated / part, True)
         bad = result.quarantined.drop(ROW, DROPPED_AT, strict=False).rename(
             {FILE: "source_version"}
@@ -248,6 +259,7 @@ class ValidationRun:
                 "months": sorted(run.months),
                 "rejected": run.rejected,
                 "rules": dict(counts.sort("rule").iter_rows()) if counts is not None else {},
+                "warnings": run.warned(),
             }
         return out
 
@@ -309,7 +321,7 @@ def _finish(runs, entries, state, raw, validated, quarantine, reports) -> Valida
             page = quality.write(built, reports / name / version)
             records[version] = _record(run.fingerprint, outcome, page, **extra)
             pages[f"{name}/{entry['file']}@{version}"] = str(page)
-        changed[name] = sorted(run.months)
+        changed[name] = sorted(m for m in run.months if m != UNKNOWN)  # none validated
     result = ValidationRun(runs, pages, changed)
     now = datetime.now(UTC).isoformat()
     write_json(result.summary(), validated / "_summary.json")

@@ -73,7 +73,7 @@ def _zone_files(settings: PipelineSettings) -> dict[Path, bytes]:
 
 def quarantined(settings: PipelineSettings, name: str, content: str) -> set[tuple[str, str, str]]:
     """Ingest and validate one file; (rule, column, value) of its quarantined rows."""
-    (result,) = ingest(drop(settings, name, content), settings.raw, SOURCES)
+    (result,) = ingest(drop(settings, name, content), settings.raw, SOURCES, max_bad_share=1.0)
     assert result.outcome == "ingested", result.message
     validate_run(settings, max_bad_share=1.0)  # a few rows, some bad: keep the file
     bad = pl.read_parquet(settings.quarantine / "flights" / "*" / "*.parquet")
@@ -211,7 +211,75 @@ def test_the_same_file_dropped_twice_changes_nothing(platform_) -> None:
 
 def test_a_non_utf8_file_is_named(platform_) -> None:
     text = flights_with(_moved(FIRST, 8).replace("N13553", "N1355\xe9")).encode("latin-1")
-    assert "not UTF-8" in rejected(platform_, "flights_x.csv", text)
+    message = rejected(platform_, "flights_x.csv", text)
+    assert "not UTF-8" in message and "1 of 1 rows cannot be read" in message
+
+
+def _correction(settings: PipelineSettings, lines: list[bytes]) -> Path:
+    """A new version of the fixture's flights file holding `lines` (zipped, the same name)."""
+    path = settings.feature_repo.parent / "drop" / "flights.csv.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("flights.csv", b"\n".join([HEADER.encode(), *lines]) + b"\n")
+    return path.parent
+
+
+def _unreadable(settings: PipelineSettings, rule: str) -> list[str]:
+    """The values of the quarantined rows of no month that broke `rule`."""
+    bad = pl.read_parquet(settings.quarantine / "flights" / "month=unknown" / "*.parquet")
+    return bad.filter(pl.col("rule") == rule)["value"].to_list()
+
+
+def test_a_ragged_row_is_quarantined_with_its_line_and_the_rest_ingested(
+    platform_, monkeypatch
+) -> None:
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 2_000)  # its line is counted across blocks
+    lines = [r.encode() for r in ROWS]
+    lines[100] += b",extra"  # line 102 (the header is line 1): 20 fields
+    lines.insert(150, b"")  # a blank line is no row
+    (result,) = ingest(_correction(platform_, lines), platform_.raw, SOURCES)
+    assert (result.outcome, result.rows) == ("ingested", len(ROWS))
+    assert "line 102: 20 fields, the header has 19" in result.message
+    validate_run(platform_)
+    valid = pl.read_parquet(platform_.validated / "flights" / "*" / "*.parquet")
+    assert valid.height == len(ROWS) - 1  # this version replaced the fixture's
+    (value,) = _unreadable(platform_, "row_fits_header")
+    assert value.startswith(f"line 102: 20 fields, the header has 19: {ROWS[100][:30]}")
+
+
+def test_a_row_that_is_not_utf8_is_quarantined_with_its_line(platform_) -> None:
+    cells = ROWS[200].split(",")
+    cells[11] += "\xe9"  # the tail number, in Latin-1
+    lines = [r.encode() for r in ROWS]
+    lines[200] = ",".join(cells).encode("latin-1")  # line 202
+    (result,) = ingest(_correction(platform_, lines), platform_.raw, SOURCES)
+    assert (result.outcome, result.rows) == ("ingested", len(ROWS))
+    validate_run(platform_)
+    valid = pl.read_parquet(platform_.validated / "flights" / "*" / "*.parquet")
+    assert valid.height == len(ROWS) - 1
+    (value,) = _unreadable(platform_, "utf8")
+    assert value.startswith("line 202: not UTF-8")
+
+
+def test_too_many_rows_that_cannot_be_read_reject_the_file_naming_the_count(platform_) -> None:
+    ragged = [r + ",extra" if i % 10 == 0 else r for i, r in enumerate(ROWS)]  # 37 of 367
+    message = rejected(platform_, "flights_x.csv", flights_with(*ragged))
+    assert f"37 of {len(ROWS)} rows cannot be read" in message
+    assert "line 2: 20 fields, the header has 19" in message and "separator" in message
+
+
+def test_a_long_taxi_is_kept_and_counted_as_a_warning_in_the_report(platform_) -> None:
+    slow = _moved(FIRST, 8).replace(",740,728,12,", ",1326,728,358,")  # 414 min gate to gate
+    ingest(drop(platform_, "flights_x.csv", flights_with(slow)), platform_.raw, SOURCES)
+    done = validate_run(platform_)
+    rule = "gate to gate minus air_time <= 300 min"
+    assert done.summary()["flights"]["warnings"] == {rule: 1}
+    assert done.summary()["flights"]["quarantined"] == 0
+    valid = pl.read_parquet(platform_.validated / "flights" / "*" / "*.parquet")
+    assert valid.filter(pl.col("day") == 8)["arr_time"].to_list() == [1326]
+    (page,) = [p for name, p in done.reports.items() if name.startswith("flights/flights_x")]
+    report = json.loads(Path(page).with_name("report.json").read_text())
+    assert report["warnings"] == {rule: 1} and report["quarantined"] == 0
+    assert f"warning {rule}: 1 rows (kept)" in Path(page).with_name("report.txt").read_text()
 
 
 def test_a_zero_byte_parquet_is_named(platform_) -> None:

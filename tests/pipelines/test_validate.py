@@ -1,5 +1,7 @@
 """Validation: bad rows are quarantined with their rule, counts always reconcile."""
 
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
@@ -57,6 +59,20 @@ def test_bad_rows_are_quarantined_with_rule_column_and_value(
     assert any(rule == "duplicate_key" for rule, _, _ in reasons)
     assert result.valid.height + result.quarantined[ROW].n_unique() == batch.height
     assert result.valid.height == flights.height  # the first copy of a key is kept
+
+
+def test_a_long_taxi_is_kept_and_counted_as_a_warning(
+    flights: pl.DataFrame, references: dict
+) -> None:
+    """414 minutes gate to gate (a real 2023 flight, air time here 52): unusual, not wrong."""
+    first = flights.row(0, named=True)  # EV 4144 EWR to IAD, 06:32 to 07:40, air time 52
+    slow = {**first, "day": 8, "time_hour": first["time_hour"] + timedelta(days=7)}
+    slow.update(arr_time=1326, arr_delay=358)  # due 07:28, in 5 h 58 min later
+    batch = pl.concat([flights, pl.DataFrame([slow], schema=flights.schema)])
+    result = validate_frame(batch, FLIGHTS, references)
+    assert result.quarantined.is_empty() and result.valid.height == batch.height
+    assert result.warned() == {"gate to gate minus air_time <= 300 min": 1}
+    assert result.warnings["value"].to_list() == ["414 min gate to gate, air_time 52"]
 
 
 def test_a_missing_column_rejects_the_batch_naming_it(
