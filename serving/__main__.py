@@ -29,7 +29,7 @@ from serving.startup import failure_line, start
 STARTUP_FAILED = 2
 
 
-def preflight(settings: ServingSettings) -> None:
+def rehearse_start(settings: ServingSettings) -> None:
     """A worker's startup, once, in this process; raises what would stop a worker."""
     started = start(settings)
     asyncio.run(started.store.close())
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.example:
             print(json.dumps(example(settings)))
             return
-        preflight(settings)
+        rehearse_start(settings)
     except Exception as exc:
         if debug():
             raise

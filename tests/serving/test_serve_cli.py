@@ -24,7 +24,7 @@ from serving.settings import ServingSettings
 def served(monkeypatch: pytest.MonkeyPatch) -> dict:
     """What uvicorn was started with (it is not actually started)."""
     calls: dict = {}
-    monkeypatch.setattr(cli, "preflight", lambda settings: None)
+    monkeypatch.setattr(cli, "rehearse_start", lambda settings: None)
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs, app=app))
     monkeypatch.setattr(
         cli,
