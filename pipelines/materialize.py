@@ -69,7 +69,7 @@ def materialize_store(store, end: datetime) -> None:
     `end`, and online would no longer equal offline at `end`.
     """
     views = store.list_feature_views()
-    online = state.online_path(Path(store.repo_path))
+    online = _sqlite_file(store)
     if online is not None and not online.exists() and views:
         # Deleted (say after corruption): apply creates its tables again, and every view is
         # refilled, as an incremental run would add only what came after the registry's last.
@@ -87,6 +87,15 @@ def materialize_store(store, end: datetime) -> None:
     for view in (fv for fv in views if fv.most_recent_end_time is None):
         store.materialize(start_date=end - view.ttl, end_date=end, feature_views=[view.name])
     store.materialize_incremental(end_date=end)
+
+
+def _sqlite_file(store) -> Path | None:
+    """The SQLite online store's file, from the store's configuration; None for another store."""
+    online = store.config.online_store
+    if "sqlite" not in str(getattr(online, "type", "")).lower() or not online.path:
+        return None
+    path = Path(online.path)
+    return path if path.is_absolute() else Path(store.repo_path) / path
 
 
 def _after(moment: datetime | None, end: datetime) -> bool:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         with lock.writing(settings.data_dir, f"python -m training {args.command}"):
             state.check_mlflow(settings.tracking_uri)
             if args.command in ("train", "tune") and args.frame is None:
-                state.check_registry(settings.feature_repo)
+                state.check_registry(settings.feature_repo, must_exist=False)  # absent: said later
             return COMMANDS[args.command](settings, args, timed_printer())
     except lock.LockedError as exc:
         print(f"[{args.command}] not started: {exc}", file=sys.stderr)
