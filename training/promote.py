@@ -15,20 +15,28 @@ The challenger is promoted only when
 otherwise the decision says which of these failed. Every decision (promote, refuse, first
 model, rollback) is an MLflow run in the `<experiment>-decisions` experiment: who, what, when,
 the versions and the metrics.
+
+A decision is written before it is carried out, and its run's `state` tag says how far it got:
+`draft` (the run exists, its record is not whole yet), `pending` (recorded whole, the champion
+alias not moved yet), `done`. A process killed in between leaves its run RUNNING; the next
+command that moves the alias first `settle`s what a dead process left: a draft is deleted (it
+decided nothing), a pending decision is carried out and marked done. So each decision is
+recorded once, and the alias moved once for it, however often a killed command is re-run.
 """
 
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from training import evaluate, frames, registry, tune
+from training import evaluate, frames, registry, tracking, tune
 from training.contract import ModelContract
+from training.crashpoints import crash_point
 from training.errors import RegistryError
 from training.examples import LABEL, TIMESTAMP
 from training.fit import Baseline
@@ -36,6 +44,10 @@ from training.report import Report, silent
 from training.settings import TrainingSettings
 
 PROMOTE, REFUSE, FIRST, ROLLBACK = "promote", "refuse", "first model", "rollback"
+STATE, DRAFT, PENDING, DONE, STALE = "state", "draft", "pending", "done", "stale"
+# A decision's run is open for a second or two; one open this long was abandoned, wherever it
+# was opened (its process's liveness can be checked on this host only).
+ABANDONED_AFTER = timedelta(hours=1)
 LATENCY_CALLS = 50
 
 
@@ -207,6 +219,7 @@ def rule(metrics: dict[str, float], settings: TrainingSettings) -> list[str]:
 
 def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
     """Compare @challenger with @champion and move the champion alias if the rule allows."""
+    resumed = settle(settings, report)
     mlflow = registry.client(settings)
     name = settings.model
     new = registry.version_by_alias(mlflow, name, registry.CHALLENGER)
@@ -218,8 +231,10 @@ def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
     if old is None:
         return first_model(settings, str(new.version), report)
     if str(old.version) == str(new.version):
+        if resumed is not None and resumed.champion_after == str(new.version):
+            return resumed  # the killed promotion's own decision, now carried out
         reasons = [f"version {new.version} is already the champion"]
-        return record(
+        return decide(
             settings,
             Decision(REFUSE, str(new.version), str(old.version), str(old.version), reasons),
         )
@@ -229,11 +244,9 @@ def promote(settings: TrainingSettings, report: Report = silent) -> Decision:
     metrics, period = evidence(settings, mlflow, challenger, champion)
     report("compare", _comparison(metrics, period, settings.task.gate_metric))
     reasons = rule(metrics, settings)
-    if not reasons:
-        registry.make_champion(mlflow, name, challenger.number, champion.number)
     after = champion.number if reasons else challenger.number
     action = REFUSE if reasons else PROMOTE
-    return record(
+    return decide(
         settings,
         Decision(action, challenger.number, champion.number, after, reasons, metrics, period),
     )
@@ -253,14 +266,15 @@ def _comparison(metrics: dict[str, float], period: dict[str, str], metric: str) 
 
 def first_model(settings: TrainingSettings, version: str, report: Report = silent) -> Decision:
     """No champion yet: the version becomes champion without a comparison, and says so."""
-    mlflow = registry.client(settings)
-    registry.make_champion(mlflow, settings.model, version, None)
     reasons = ["there was no champion: the first model is promoted without a comparison"]
-    return record(settings, Decision(FIRST, version, None, version, reasons))
+    return decide(settings, Decision(FIRST, version, None, version, reasons))
 
 
-def rollback(settings: TrainingSettings) -> Decision:
+def rollback(settings: TrainingSettings, report: Report = silent) -> Decision:
     """Put back the champion the current one replaced (its `previous_champion` tag)."""
+    resumed = settle(settings, report)
+    if resumed is not None and resumed.action == ROLLBACK:
+        return resumed  # the killed rollback, now carried out: not one champion further back
     mlflow = registry.client(settings)
     name = settings.model
     current = registry.version_by_alias(mlflow, name, registry.CHAMPION)
@@ -272,19 +286,34 @@ def rollback(settings: TrainingSettings) -> Decision:
             f"{name} version {current.version} replaced no earlier champion: "
             "nothing to roll back to"
         )
-    # one call: the alias moves whole; `previous` keeps its own tag, so a second rollback
-    # goes one champion further back
-    mlflow.set_registered_model_alias(name, registry.CHAMPION, previous)
     reasons = [f"version {current.version} rolled back to the champion it replaced"]
-    return record(settings, Decision(ROLLBACK, None, str(current.version), previous, reasons))
+    return decide(settings, Decision(ROLLBACK, None, str(current.version), previous, reasons))
 
 
-def record(settings: TrainingSettings, decision: Decision) -> Decision:
-    """The decision as a run of the decisions experiment; the decision with its run id."""
+def decide(settings: TrainingSettings, decision: Decision) -> Decision:
+    """Record the decision whole, then carry it out, then mark it done: the decision with its
+    run id. An error in between leaves the run FAILED, the alias where it was."""
     import mlflow
 
     experiment_id = registry.use_tracking(settings, settings.decisions_experiment)
-    tags = {
+    tags = {**_tags(settings, decision), STATE: DRAFT, **tracking.process_tag()}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=decision.action, tags=tags) as run:
+        crash_point("decision-draft")
+        mlflow.log_params({**decision.params, **_budgets(settings)})
+        mlflow.log_metrics(decision.metrics)
+        mlflow.set_tag(STATE, PENDING)
+        crash_point("decision-made")
+        decided = replace(decision, run_id=run.info.run_id)
+        client = registry.client(settings)
+        _carry_out(client, settings.model, decided)
+        crash_point("decision-moved")
+        mlflow.set_tag(STATE, DONE)
+    _note(client, settings.model, decided)
+    return decided
+
+
+def _tags(settings: TrainingSettings, decision: Decision) -> dict[str, str]:
+    return {
         "kind": "decision",
         "decision": decision.action,
         "actor": settings.actor,
@@ -295,18 +324,93 @@ def record(settings: TrainingSettings, decision: Decision) -> Decision:
         "champion_after": decision.champion_after or "",
         "reasons": " | ".join(decision.reasons),
     }
-    with mlflow.start_run(experiment_id=experiment_id, run_name=decision.action, tags=tags) as run:
-        mlflow.log_params({**decision.params, **_budgets(settings)})
-        mlflow.log_metrics(decision.metrics)
+
+
+def _carry_out(mlflow: Any, name: str, decision: Decision) -> None:
+    """Move @champion where the decision says (safe to repeat)."""
+    after = _target(decision)
+    if after is not None and decision.action == ROLLBACK:
+        # the version put back keeps its own previous_champion: a second rollback goes further
+        mlflow.set_registered_model_alias(name, registry.CHAMPION, after)
+    elif after is not None:
+        registry.make_champion(mlflow, name, after, decision.champion_before)
+
+
+def _note(mlflow: Any, name: str, decision: Decision) -> None:
+    """The decision on its challenger's `last_decision` tag (a pointer; the run is the record)."""
     if decision.challenger:
-        client = registry.client(settings)
-        client.set_model_version_tag(
-            settings.model,
-            decision.challenger,
-            "last_decision",
-            f"{decision.action} ({run.info.run_id})",
+        note = f"{decision.action} ({decision.run_id})"
+        mlflow.set_model_version_tag(name, decision.challenger, "last_decision", note)
+
+
+def _target(decision: Decision) -> str | None:
+    """The version the decision moves @champion to; None when it moves nothing."""
+    after = decision.champion_after
+    return after if after and after != decision.champion_before else None
+
+
+def settle(settings: TrainingSettings, report: Report = silent) -> Decision | None:
+    """Finish the decisions dead processes left RUNNING: delete drafts, carry out and mark done
+    pending ones (or mark them stale when the champion has moved since). The last decision
+    carried out, if any."""
+    mlflow = registry.client(settings)
+    experiment = mlflow.get_experiment_by_name(settings.decisions_experiment)
+    if experiment is None:
+        return None
+    running = mlflow.search_runs(
+        [experiment.experiment_id],
+        f"tags.model_name = '{settings.model}' and attributes.status = 'RUNNING'",
+        order_by=["attributes.start_time ASC"],
+    )
+    finished = None
+    for run in running:
+        state = run.data.tags.get(STATE)  # none: recorded before decisions had states
+        if state is None or not tracking.abandoned(run, ABANDONED_AFTER):
+            continue
+        if state == DRAFT:
+            mlflow.delete_run(run.info.run_id)
+            report("recover", f"deleted the half-written decision run {run.info.run_id}")
+        else:
+            finished = _finish(mlflow, settings.model, _recorded(run), report) or finished
+    return finished
+
+
+def _finish(mlflow: Any, name: str, decision: Decision, report: Report) -> Decision | None:
+    found = registry.version_by_alias(mlflow, name, registry.CHAMPION)
+    now = str(found.version) if found is not None else None
+    if _target(decision) and now not in (decision.champion_before, decision.champion_after):
+        mlflow.set_tag(decision.run_id, STATE, STALE)
+        mlflow.set_terminated(decision.run_id, "FAILED")
+        report(
+            "recover",
+            f"decision run {decision.run_id} ({decision.action}) was not carried out: the "
+            f"champion is now {now}, not {decision.champion_before}",
         )
-    return Decision(**{**decision.__dict__, "run_id": run.info.run_id})
+        return None
+    _carry_out(mlflow, name, decision)
+    mlflow.set_tag(decision.run_id, STATE, DONE)
+    mlflow.set_terminated(decision.run_id, "FINISHED")
+    _note(mlflow, name, decision)
+    report(
+        "recover",
+        f"carried out the interrupted decision run {decision.run_id}: {decision.action}, "
+        f"champion {decision.champion_before or 'none'} -> {decision.champion_after}",
+    )
+    return decision
+
+
+def _recorded(run: Any) -> Decision:
+    tags = run.data.tags
+    return Decision(
+        tags["decision"],
+        tags["challenger"] or None,
+        tags["champion_before"] or None,
+        tags["champion_after"] or None,
+        tags["reasons"].split(" | ") if tags["reasons"] else [],
+        dict(run.data.metrics),
+        dict(run.data.params),
+        run.info.run_id,
+    )
 
 
 def _budgets(settings: TrainingSettings) -> dict[str, str]:
@@ -357,6 +461,7 @@ def record_evaluation(
 
     experiment_id = registry.use_tracking(settings)
     tags = {"kind": "evaluation", "actor": settings.actor, "model_name": settings.model}
+    tags |= tracking.process_tag()
     with mlflow.start_run(experiment_id=experiment_id, run_name="evaluate", tags=tags) as run:
         mlflow.log_params(period)
         mlflow.log_metrics(metrics)

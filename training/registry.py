@@ -2,19 +2,26 @@
 and `champion`.
 
 A registered version carries its contract with serving as tags (training.contract writes and
-reads them). Feast's MLflow integration adds the run's `feast.*` tags, `feast_features.json`
-and the version's `feast.feature_service` tag.
+reads them). Feast's MLflow integration adds the run's `feast.*` tags and `feast_features.json`;
+the version's `feast.feature_service` tag, which Feast's `register_model` would add in a second
+call, is written here with the others.
 
-Alias moves are single MLflow calls (one database transaction each), so an alias always points
-at a whole version. A version that becomes champion first records the champion it replaces in
-its `previous_champion` tag; `rollback` follows that tag.
+A new SQLite store is created whole (`create_store`). A version is created with all its tags
+in one MLflow call (one database transaction), after its run has closed with the model logged,
+so a version exists whole or not at all; then @challenger moves to it. Alias moves are single
+calls too, so an alias always points at a whole version. A process killed between the two
+leaves a whole version that no alias names. A version that becomes champion first records the
+champion it replaces in its `previous_champion` tag; `rollback` follows that tag.
 """
 
+import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from larder import state
 from training.contract import ModelContract
+from training.crashpoints import crash_point
 from training.errors import RegistryError
 from training.settings import ROOT, TrainingSettings
 
@@ -36,8 +43,7 @@ def use_tracking(settings: TrainingSettings, experiment: str | None = None) -> s
     """Point MLflow at the settings' store; the experiment's id, created on first use."""
     import mlflow  # costs seconds: only where needed
 
-    if not settings.mlflow_tracking_uri:
-        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)  # SQLite won't create folders
+    prepare_store(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     name = experiment or settings.experiment
@@ -45,6 +51,35 @@ def use_tracking(settings: TrainingSettings, experiment: str | None = None) -> s
     if found is not None:
         return found.experiment_id
     return mlflow.create_experiment(name, artifact_location=settings.artifact_location)
+
+
+def prepare_store(settings: TrainingSettings) -> None:
+    """The settings' store, made before any MLflow client opens it (an MLflow client creates a
+    missing SQLite store in place, as it is constructed)."""
+    if not settings.mlflow_tracking_uri:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)  # SQLite won't create folders
+    create_store(settings.tracking_uri)
+
+
+def create_store(tracking_uri: str) -> None:
+    """A SQLite store that does not exist yet, made whole under a temporary name and then linked
+    into place. MLflow creates its tables and runs its migrations over seconds, not in one
+    transaction: a process killed meanwhile would leave a store MLflow cannot open again."""
+    import mlflow
+
+    path = state.mlflow_path(tracking_uri)
+    if path is None or path.exists() or not path.parent.is_dir():
+        return  # a server, a store already there, or a folder MLflow will say is missing
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    uri = f"sqlite:///{partial}"
+    mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+    try:
+        os.link(partial, path)  # unlike a rename, never replaces a store made meanwhile
+    except FileExistsError:
+        pass  # another process made it first: theirs it is
+    finally:
+        partial.unlink()
 
 
 def client(settings: TrainingSettings) -> Any:
@@ -61,6 +96,7 @@ def feast_client(store: "FeatureStore", settings: TrainingSettings) -> Any:
     (auto-logging off: training logs the retrieval once, not once per chunk)."""
     from feast.mlflow_integration.client import FeastMlflowClient
 
+    prepare_store(settings)
     store.config.mlflow_config = {
         "enabled": True,
         "tracking_uri": settings.tracking_uri,
@@ -124,14 +160,22 @@ def log_files(folder: Path, artifact_path: str) -> None:
 def register(
     settings: TrainingSettings, feast: Any, model_uri: str, contract: ModelContract
 ) -> str:
-    """A new version, tagged with its contract, then aliased `challenger`."""
-    version = str(feast.register_model(model_uri, settings.model).version)
-    mlflow = client(settings)
-    # tags first: a version an alias points at always carries its contract
-    for key, value in contract.tags().items():
-        mlflow.set_model_version_tag(settings.model, version, key, value)
-    mlflow.set_registered_model_alias(settings.model, CHALLENGER, version)
+    """A new version, created whole with its tags in one call, then aliased `challenger`."""
+    import mlflow
+
+    use_tracking(settings)
+    tags = {**_feast_tags(feast, model_uri), **contract.tags()}
+    version = str(mlflow.register_model(model_uri, settings.model, tags=tags).version)
+    crash_point("registered")
+    client(settings).set_registered_model_alias(settings.model, CHALLENGER, version)
     return version
+
+
+def _feast_tags(feast: Any, model_uri: str) -> dict[str, str]:
+    """Feast's `feast.feature_service` version tag: the service its run retrieved, if any."""
+    logged = feast.client.get_logged_model(model_uri.removeprefix("models:/"))
+    service = feast.client.get_run(logged.source_run_id).data.tags.get("feast.feature_service")
+    return {"feast.feature_service": service} if service else {}
 
 
 def version_by_alias(mlflow: Any, name: str, alias: str) -> Any | None:

@@ -5,14 +5,22 @@ the code version (git commit) and Feast's own `feast.*` retrieval tags. Params: 
 hyperparameters, seed, budgets and the time split. Metrics: test, baseline and validation
 scores with ROC AUC intervals. Artifacts: the feature schema, missing shares, the tuning
 candidates, the baseline's rates, the plots and the model with its input signature.
+
+Each run also names the process that opened it (`larder.process`, host:pid), so that a run left
+RUNNING by a killed process can be told from one still under way: the next training closes
+the former as KILLED (`close_abandoned`), and promotion finishes a decision it left half made.
 """
 
+import os
+import socket
 import tempfile
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training import evaluate, registry
+from training.crashpoints import crash_point
 from training.examples import LABEL
 from training.fit import Fitted, predict, run_params
 from training.prepare import Prepared
@@ -20,6 +28,50 @@ from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from feast import FeatureService
+
+PROCESS = "larder.process"
+
+
+def process_tag() -> dict[str, str]:
+    return {PROCESS: f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def abandoned(run: Any, after: timedelta | None = None) -> bool:
+    """Whether nobody will finish this run: the process that opened it has died on this host,
+    or (with `after`) the run has been open longer than that, whatever its host (a container
+    restarted under a new name, a reused pid). Otherwise a run of another host is not judged."""
+    host, _, pid = run.data.tags.get(PROCESS, "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return True
+    opened = datetime.fromtimestamp(run.info.start_time / 1000, UTC)
+    return after is not None and datetime.now(UTC) - opened > after
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    try:  # Linux: a zombie has died; only its parent has not collected it yet
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def close_abandoned(settings: TrainingSettings, experiment_id: str) -> list[str]:
+    """Mark the runs that killed processes left RUNNING in the experiment as KILLED (their ids).
+
+    Such a run holds part of a training and no registered version: a version is registered
+    only after its run has closed.
+    """
+    mlflow = registry.client(settings)
+    running = mlflow.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+    dead = [run.info.run_id for run in running if abandoned(run)]
+    for run_id in dead:
+        mlflow.set_terminated(run_id, "KILLED")
+    return dead
 
 
 def run_tags(settings: TrainingSettings, prepared: Prepared) -> dict[str, str]:
@@ -29,6 +81,7 @@ def run_tags(settings: TrainingSettings, prepared: Prepared) -> dict[str, str]:
         "feast_registry_fingerprint": prepared.registry_fingerprint,
         "code_version": registry.code_version(),
         "kind": "training",
+        **process_tag(),
     }
 
 
@@ -43,6 +96,7 @@ def log_training(
     import mlflow
 
     experiment_id = registry.use_tracking(settings)
+    close_abandoned(settings, experiment_id)
     with mlflow.start_run(experiment_id=experiment_id, tags=run_tags(settings, prepared)) as run:
         feast.log_feature_retrieval(
             feature_refs=prepared.feature_refs,
@@ -56,6 +110,7 @@ def log_training(
         with tempfile.TemporaryDirectory() as folder:
             registry.log_files(_plots(Path(folder), prepared, fitted), "plots")
         model_uri = registry.log_model(feast, fitted.model, prepared.names)
+        crash_point("logged")
     return run.info.run_id, model_uri
 
 

@@ -5,6 +5,9 @@ The very first version of a model (no champion yet) is also made champion, with 
 recorded as "first model", so a fresh platform ends with a model to serve. Later versions stay
 challengers until `python -m training promote` compares them with the champion.
 
+A training killed at any moment leaves no half version (see training.registry) and no half
+decision (see training.promote); the next one closes the run it left (training.tracking).
+
 `tune_run` is the hyperparameter search alone, logged as its own run.
 """
 
@@ -15,7 +18,7 @@ from training import card, frames, registry, tracking, tune
 from training.contract import ModelContract
 from training.fit import fit_and_evaluate
 from training.prepare import prepare
-from training.promote import first_model
+from training.promote import first_model, settle
 from training.report import Report, silent
 from training.settings import TrainingSettings
 from training.split import split_by_time
@@ -64,6 +67,7 @@ def train(
 
 
 def _first_is_champion(settings: TrainingSettings, version: str, report: Report) -> bool:
+    settle(settings, report)  # a first model a killed training left half promoted comes first
     mlflow = registry.client(settings)
     if registry.version_by_alias(mlflow, settings.model, registry.CHAMPION) is not None:
         report("promotion", "a champion exists: compare them with `python -m training promote`")
@@ -86,11 +90,13 @@ def tune_run(settings: TrainingSettings, report: Report, saved: Path | None = No
         settings.task.model, train_rows, prepared.names, budget, folds, settings.seed
     )
     experiment_id = registry.use_tracking(settings)
+    tracking.close_abandoned(settings, experiment_id)
     tags = {
         "kind": "tuning",
         "frame_fingerprint": prepared.fingerprint,
         "feature_service": settings.service,
         "code_version": registry.code_version(),
+        **tracking.process_tag(),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="tune", tags=tags) as run:
         params = {"tune_budget": budget, "tune_folds": folds, "seed": settings.seed}
