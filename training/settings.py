@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from larder import Task, TimeSplit, data_dir
 from larder.domain import Domain, load
+from larder.state import mlflow_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +138,7 @@ class TrainingSettings(BaseSettings):
 
     @property
     def artifact_location(self) -> str | None:
-        """Artifacts beside the SQLite store; a tracking server given by URI keeps its own."""
-        if self.mlflow_tracking_uri:
-            return None
-        return (self.mlflow_dir / "artifacts").as_uri()
+        """Artifacts beside a SQLite store (MLflow would put them in the working directory's
+        mlruns/); a tracking server keeps its own."""
+        store = mlflow_path(self.tracking_uri)
+        return None if store is None else (store.parent / "artifacts").as_uri()

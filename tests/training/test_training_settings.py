@@ -33,6 +33,11 @@ def test_tracking_uri_from_the_standard_variable(monkeypatch: pytest.MonkeyPatch
     assert settings.artifact_location is None  # the server decides where artifacts go
 
 
+def test_a_sqlite_store_given_by_uri_keeps_its_artifacts_beside_it(tmp_path) -> None:
+    settings = TrainingSettings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'm' / 'mlflow.db'}")
+    assert settings.artifact_location == (tmp_path / "m" / "artifacts").as_uri()
+
+
 def test_split_dates_are_utc_and_ordered(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LARDER_VALIDATION_START", "2013-01-05")
     monkeypatch.setenv("LARDER_TEST_START", "2013-01-06T05:00:00+05:00")
