@@ -334,14 +334,7 @@ def _departure_delay(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
         return [[fits.alias("_fits"), clock.read(at).alias("_at")]]
 
     wrong = _per_zone(rows, "origin", zones, "_departed", steps).filter(~pl.col("_fits"))
-    value = pl.format(
-        "dep_delay {} leaves at {}, dep_time {}",
-        "dep_delay",
-        pl.col("_at").dt.strftime("%H%M"),
-        "dep_time",
-    )
-    rule = "dep_delay = dep_time - sched_dep_time (time zones applied)"
-    return failures(wrong, rule, "dep_delay,dep_time,sched_dep_time", value)
+    return _delay_failures(wrong, "dep", "leaves")
 
 
 def _arrivals(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
@@ -377,15 +370,21 @@ def _arrivals(frame: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
 def _arrival_delay(arrivals: pl.DataFrame) -> pl.DataFrame:
     """`arr_delay` minutes after the scheduled arrival, the destination's clock reads
     `arr_time`."""
-    wrong = arrivals.filter(~pl.col("_fits"))
+    return _delay_failures(arrivals.filter(~pl.col("_fits")), "arr", "lands")
+
+
+def _delay_failures(wrong: pl.DataFrame, leg: str, verb: str) -> pl.DataFrame:
+    """The `{leg}_delay` rule's failures: the delay, the local time it puts the event at
+    (`_at`), and the recorded time."""
+    delay, actual, scheduled = f"{leg}_delay", f"{leg}_time", f"sched_{leg}_time"
     value = pl.format(
-        "arr_delay {} lands at {}, arr_time {}",
-        "arr_delay",
+        f"{delay} {{}} {verb} at {{}}, {actual} {{}}",
+        delay,
         pl.col("_at").dt.strftime("%H%M"),
-        "arr_time",
+        actual,
     )
-    rule = "arr_delay = arr_time - sched_arr_time (time zones applied)"
-    return failures(wrong, rule, "arr_delay,arr_time,sched_arr_time", value)
+    rule = f"{delay} = {actual} - {scheduled} (time zones applied)"
+    return failures(wrong, rule, f"{delay},{actual},{scheduled}", value)
 
 
 def _arrival(arrivals: pl.DataFrame) -> pl.DataFrame:

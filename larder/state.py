@@ -86,18 +86,13 @@ def check_registry(repo: Path, *, must_exist: bool = True) -> None:
 
 
 def check_online_store(repo: Path, *, must_exist: bool = True) -> None:
-    path = online_path(repo)
-    if path is None:
-        return
-    if not path.exists():
-        if must_exist:
-            raise StateError(
-                f"the online store {path} is missing: run `python -m pipelines materialize`"
-            )
-        return
-    problem = sqlite_problem(path)
-    if problem:
-        raise StateError(f"the online store {path} is corrupt ({problem}): {REMATERIALIZE}")
+    _check_sqlite(
+        online_path(repo),
+        "the online store",
+        must_exist,
+        missing="run `python -m pipelines materialize`",
+        corrupt=REMATERIALIZE,
+    )
 
 
 def mlflow_path(tracking_uri: str | None) -> Path | None:
@@ -108,23 +103,31 @@ def mlflow_path(tracking_uri: str | None) -> Path | None:
 
 
 def check_mlflow(tracking_uri: str | None, *, must_exist: bool = False) -> None:
-    path = mlflow_path(tracking_uri)
+    _check_sqlite(
+        mlflow_path(tracking_uri),
+        "the MLflow store",
+        must_exist,
+        missing="restore it from a backup, or run `python -m training train` to start a new one",
+        corrupt=(
+            "restore it from a backup (its runs and model versions cannot be rebuilt), or move "
+            "it aside and run `python -m training train` to start a new one"
+        ),
+    )
+
+
+def _check_sqlite(
+    path: Path | None, what: str, must_exist: bool, *, missing: str, corrupt: str
+) -> None:
+    """A SQLite file that is there (when it must be) and sound; None: not a SQLite store."""
     if path is None:
         return
     if not path.exists():
         if must_exist:
-            raise StateError(
-                f"the MLflow store {path} is missing: restore it from a backup, or run "
-                "`python -m training train` to start a new one"
-            )
+            raise StateError(f"{what} {path} is missing: {missing}")
         return
     problem = sqlite_problem(path)
     if problem:
-        raise StateError(
-            f"the MLflow store {path} is corrupt ({problem}): restore it from a backup (its "
-            "runs and model versions cannot be rebuilt), or move it aside and run "
-            "`python -m training train` to start a new one"
-        )
+        raise StateError(f"{what} {path} is corrupt ({problem}): {corrupt}")
 
 
 def sqlite_problem(path: Path) -> str | None:
