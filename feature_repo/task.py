@@ -15,7 +15,8 @@ flight_delay = Task(
     lead=PREDICTION_LEAD,  # the examples' prediction_time is this far before departure
     label="late",
     label_known_at="known_at",
-    feature_service="flight_delay_v1",
+    feature_service="flight_delay_v3",
+    categorical=("carrier", "origin", "dest"),
     # train on January-August, calibrate on September-October, report on November-December
     split=TimeSplit(datetime(2013, 9, 1, tzinfo=UTC), datetime(2013, 11, 1, tzinfo=UTC)),
     baseline=RateBy("carrier"),

@@ -43,7 +43,7 @@ def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0
         )
     run = client.get_run(found.run_id)
     version = promote.load_version(client, settings.model, str(found.version))
-    names = version.names
+    names = version.contract.numeric_names  # drift compares numbers; categories are the model's
     frame = pd.read_parquet(run.data.params["frame_path"])
     sample = frame.sample(min(rows, len(frame)), random_state=seed).reset_index(drop=True)
     probability = version.predict(sample)

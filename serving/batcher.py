@@ -5,7 +5,7 @@ of walking hundreds of trees dominates), so the requests that arrive while a cal
 up and go together in the next call. Nothing waits on a timer: a lone request is predicted on
 the next turn of the event loop, with whatever else became ready in that turn.
 
-A call the compiled trees answer in microseconds (`Champion.quick`) runs on the event loop:
+A call LightGBM answers in microseconds (`Champion.quick`) runs on the event loop:
 a hop to a worker thread would cost more than the prediction. Anything slower runs in a
 worker thread, so the loop keeps serving meanwhile.
 """

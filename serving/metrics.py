@@ -6,6 +6,8 @@
     larder_predictions_total{model_version}         predictions made
     larder_feature_status_total{view,status}        feature values served, by status
     larder_feature_age_seconds{view}                per read, the oldest value served
+    larder_unseen_categories_total{input}           categories the model never saw, answered
+                                                    as missing
 """
 
 import os
@@ -33,6 +35,11 @@ PREDICTIONS = Counter("larder_predictions", "Predictions made", ["model_version"
 FEATURE_STATUS = Counter("larder_feature_status", "Feature values served", ["view", "status"])
 FEATURE_AGE = Histogram(
     "larder_feature_age_seconds", "Oldest value served per read", ["view"], buckets=AGE_BUCKETS
+)
+UNSEEN = Counter(
+    "larder_unseen_categories",
+    "Categories the model never saw in training, answered as missing values",
+    ["input"],
 )
 
 
@@ -64,6 +71,11 @@ def feature_status(view: str, status: str) -> Counter:
 @cache
 def feature_age(view: str) -> Histogram:
     return FEATURE_AGE.labels(view)
+
+
+@cache
+def unseen_category(name: str) -> Counter:
+    return UNSEEN.labels(name)
 
 
 @cache

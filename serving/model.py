@@ -1,38 +1,37 @@
 """Load the champion model from the MLflow registry, with the contract it was trained on."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from larder.state import first_line
 from serving.errors import ModelContractError, ModelLoadError, ModelNotFoundError
-from serving.trees import Proba, fast_path
+from serving.metrics import unseen_category
+from training.booster import CalibratedBooster
 from training.contract import ModelContract
 from training.errors import ContractError
 
-# Up to this many rows the compiled trees beat the estimator (whose fixed cost is
-# milliseconds); past it, sklearn's per-row loop in C wins.
-FAST_ROWS = 256
+# Up to this many rows LightGBM's predict answers in well under a millisecond (fine on the
+# event loop); past it, the batch goes to a worker thread.
+QUICK_ROWS = 128
 
 
 @dataclass(frozen=True)
 class Champion:
-    """A registered model version and the features it expects, in the order it expects them.
+    """A registered version, the features it expects, and its model.
 
-    `fast`, when set, answers exactly what `estimator.predict_proba(frame)[:, 1]` answers, in
-    microseconds instead of milliseconds (see serving/trees.py); `load_champion` sets it when
-    the estimator is supported.
+    The model encodes its own inputs (training.booster): rows are dicts of the contract's
+    inputs as they come from Feast and the request, categories as strings. A model saved
+    before that (a scikit-learn estimator over floats) is called through a DataFrame.
     """
 
     name: str
     version: str
     contract: ModelContract
     estimator: Any
-    fast: Proba | None = field(default=None, compare=False, repr=False)
 
     @property
     def feature_service(self) -> str:
@@ -42,35 +41,47 @@ class Champion:
     def feature_names(self) -> list[str]:
         return self.contract.feature_names
 
-    def frame(self, values: Mapping[str, Any]) -> pd.DataFrame:
-        """One row, columns exactly `feature_names`, floats with NaN for missing values."""
-        return pd.DataFrame(self.matrix([values]), columns=self.feature_names)
+    @property
+    def inputs(self) -> list[str]:
+        """The model's columns: the features, then the entity keys it reads as categories."""
+        return self.contract.inputs
 
-    def matrix(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Rows x `feature_names` as float64, NaN for missing values."""
-        names = self.feature_names
-        return np.array(
-            [[_as_float(row.get(name)) for name in names] for row in rows], dtype=np.float64
-        ).reshape(len(rows), len(names))
+    @property
+    def booster(self) -> CalibratedBooster | None:
+        return self.estimator if isinstance(self.estimator, CalibratedBooster) else None
+
+    def frame(self, values: Mapping[str, Any]) -> pd.DataFrame:
+        """One row of the model's inputs: numbers as float64 (NaN missing), strings as they are."""
+        return _frame([values], self.inputs)
 
     def predict(self, values: Mapping[str, Any]) -> float:
         return self.predict_many([values])[0]
 
     def quick(self, rows: int) -> bool:
         """Whether `rows` rows take microseconds (fine on the event loop), not milliseconds."""
-        return self.fast is not None and rows <= FAST_ROWS
+        return self.booster is not None and rows <= QUICK_ROWS
 
     def predict_many(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-        """One call for all rows: per-call overhead dominates small batches."""
-        matrix = self.matrix(rows)
-        if self.fast is not None and self.quick(len(rows)):
-            return self.fast(matrix).tolist()
-        frame = pd.DataFrame(matrix, columns=self.feature_names)
-        return self.estimator.predict_proba(frame)[:, 1].tolist()
+        """One call for all rows: per-call overhead dominates small batches. Categories the
+        model never saw are answered as missing, and counted."""
+        booster = self.booster
+        if booster is None:
+            frame = _frame(rows, self.inputs)
+            return self.estimator.predict_proba(frame)[:, 1].tolist()
+        matrix, unseen = booster.encoding.encode_rows(rows)
+        for name in unseen:
+            unseen_category(name).inc()
+        return booster.proba(matrix).tolist()
 
 
-def _as_float(value: Any) -> float:
-    return np.nan if value is None else float(value)
+def _frame(rows: Sequence[Mapping[str, Any]], names: list[str]) -> pd.DataFrame:
+    """The rows as a DataFrame: number columns as float64 (NaN missing), strings as they are."""
+    frame = pd.DataFrame([[row.get(n) for n in names] for row in rows], columns=names)
+    for name in names:
+        column = frame[name]
+        if not any(isinstance(v, str) for v in column):
+            frame[name] = column.astype("float64")
+    return frame
 
 
 def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
@@ -83,13 +94,7 @@ def load_champion(tracking_uri: str, name: str, alias: str) -> Champion:
     # moves meanwhile. From its artifact URI, because `load_model("models:/...")` resolves
     # names against MLflow's process-wide registry URI rather than this one.
     estimator = _estimator(mlflow, client.get_model_version_download_uri(name, version.version))
-    return Champion(
-        name,
-        str(version.version),
-        contract,
-        estimator,
-        fast=fast_path(estimator, contract.feature_names),
-    )
+    return Champion(name, str(version.version), contract, estimator)
 
 
 def _estimator(mlflow: Any, uri: str) -> Any:

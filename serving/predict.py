@@ -79,8 +79,11 @@ def _features(
     times = [row[task.time] - task.lead for row in rows]
     answer = reader.read(served.plan, entities, [epoch(t) for t in times])
     columns = answer.by_name()
-    names = served.champion.feature_names
-    values = [{name: columns[name].values[i] for name in names} for i in range(len(rows))]
+    names, keys = served.champion.feature_names, served.champion.contract.keys
+    values = [
+        {**{key: row[key] for key in keys}, **{name: columns[name].values[i] for name in names}}
+        for i, row in enumerate(rows)
+    ]
     return rows, times, answer, values
 
 

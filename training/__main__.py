@@ -7,6 +7,8 @@ evaluate  a registered version and its baseline on the latest held-out period
 promote   @challenger vs @champion on the same held-out period; moves @champion or says why not
 rollback  @champion back to the version it replaced
 card      (re)write the model card of a version
+compare   the service's views, its categorical keys and a --reference service, each left
+          out or alone, fitted the same way: MLflow runs side by side, AUC differences paired
 
 The domain folder is LARDER_FEATURE_REPO (default: feature_repo/); its task
 names the FeatureService, the model and the time split, each overridable by LARDER_* settings.
@@ -43,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cli.add_argument(
-        "command", choices=["train", "tune", "evaluate", "promote", "rollback", "card"]
+        "command",
+        choices=["train", "tune", "evaluate", "promote", "rollback", "card", "compare"],
     )
     cli.add_argument("--frame", type=Path, help="train/tune: reuse a saved training frame")
     cli.add_argument(
@@ -51,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--version", help="evaluate/card: a version number (default: by --alias)")
     cli.add_argument("--alias", help="evaluate: champion (default) or challenger; card: challenger")
+    cli.add_argument("--reference", help="compare: an earlier FeatureService to pair against")
     return cli
 
 
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with lock.writing(settings.data_dir, f"python -m training {args.command}"):
             state.check_mlflow(settings.tracking_uri)
-            if args.command in ("train", "tune") and args.frame is None:
+            if args.command in ("train", "tune", "compare") and args.frame is None:
                 state.check_registry(settings.feature_repo, must_exist=False)  # absent: said later
             return COMMANDS[args.command](settings, args, timed_printer())
     except lock.LockedError as exc:
@@ -156,6 +160,15 @@ def _card(settings: TrainingSettings, args: argparse.Namespace, report: Report) 
     return 0
 
 
+def _compare(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
+    from training.compare import compare, markdown
+
+    run_id, table = compare(settings, report, args.reference)
+    report("mlflow", f"comparison run {run_id} in experiment {settings.model}-comparison")
+    print(markdown(table), end="")
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "tune": _tune,
@@ -163,6 +176,7 @@ COMMANDS = {
     "promote": _promote,
     "rollback": _rollback,
     "card": _card,
+    "compare": _compare,
 }
 
 

@@ -23,6 +23,7 @@ METRICS = [
     ("PR AUC", "pr_auc"),
     ("log loss", "log_loss"),
     ("Brier", "brier"),
+    ("expected calibration error (10 equal-count bins)", "ece"),
 ]
 PLOTS = ["roc.png", "calibration.png", "feature_importance.png"]
 
@@ -81,9 +82,9 @@ def render(
     lines = [
         f"# Model card: {name} version {version}",
         "",
-        f"Predicts {task.description}. A gradient-boosted tree model (scikit-learn "
-        "HistGradientBoosting), sigmoid-calibrated, against a baseline of the rate per "
-        f"`{task.baseline.column}` over the training months.",
+        f"Predicts {task.description}. A gradient-boosted tree model (LightGBM, categorical "
+        "inputs split natively), sigmoid-calibrated on the validation months, against a "
+        f"baseline of the rate per `{task.baseline.column}` over the training months.",
         "",
         *_data(params, tags),
         *_features(tags),
@@ -118,12 +119,23 @@ def _data(params: dict[str, str], tags: dict[str, str]) -> list[str]:
 
 def _features(tags: dict[str, str]) -> list[str]:
     types = json.loads(tags.get("feature_types", "{}"))
-    return [
+    categories = json.loads(tags.get("categories", "{}"))
+    keys = [n for n in json.loads(tags.get("model_inputs", "[]")) if n not in types]
+    lines = [
         f"## FeatureService `{tags.get('feature_service', '?')}`",
         "",
         ", ".join(f"`{n}` ({t})" for n, t in types.items()),
         "",
     ]
+    if keys:
+        lines += [f"Entity keys read as categories: {', '.join(f'`{k}`' for k in keys)}.", ""]
+    if categories:
+        known = "; ".join(f"`{n}` {len(v)}" for n, v in categories.items())
+        lines += [
+            f"Categories known (a category not seen in training is read as missing): {known}.",
+            "",
+        ]
+    return lines
 
 
 def _metrics(metrics: dict[str, float]) -> list[str]:
@@ -133,7 +145,13 @@ def _metrics(metrics: dict[str, float]) -> list[str]:
             f"| {label} | {_value(metrics, 'test', key)} "
             f"| {_value(metrics, 'baseline_test', key)} |"
         )
-    return ["## Test-period metrics (95% bootstrap interval for ROC AUC)", "", *rows, ""]
+    return [
+        "## Test-period metrics (95% bootstrap interval for ROC AUC; calibration.png is the "
+        "reliability diagram)",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def _value(metrics: dict[str, float], prefix: str, key: str) -> str:

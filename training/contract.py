@@ -3,15 +3,18 @@ features (names, order, Feast types) it reads. This module alone writes and read
 
 A version carries its contract as tags: `feature_service`, `feature_names` (JSON list, the
 column order the model expects) and `feature_types` (JSON object, each feature's Feast type
-as the registry had it). `ModelContract.check` compares it with the service as the registry
-knows it now and raises ContractError listing every difference, feature by feature: features
-gone from the service, features the service gained, and features whose type changed. Serving
-calls it before loading a model; promotion calls it before moving the champion alias.
+as the registry had it), `model_inputs` (JSON list: the model's columns in order, the features
+then the entity keys it reads as categories) and `categories` (JSON object: each categorical
+input's known categories, whose index is its code). `ModelContract.check` compares it with
+the service as the registry knows it now and raises ContractError listing every difference,
+feature by feature: features gone from the service, features the service gained, and features
+whose type changed. Serving calls it before loading a model; promotion calls it before moving
+the champion alias.
 """
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from training.errors import ContractError, TrainingError
@@ -20,16 +23,29 @@ if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore, Field, OnDemandFeatureView
 
 TAGS = ("feature_service", "feature_names", "feature_types")
+CATEGORICAL = {"String"}  # Feast types the model reads as categories
 
 
 @dataclass(frozen=True)
 class ModelContract:
     feature_service: str
-    feature_types: dict[str, str]  # feature -> Feast type, in the model's column order
+    feature_types: dict[str, str]  # feature -> Feast type, in the service's order
+    keys: tuple[str, ...] = ()  # entity keys (or request fields) the model reads as categories
+    categories: dict[str, list[str]] = field(default_factory=dict)  # input -> known categories
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.feature_types)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The model's columns, in order: the service's features, then the keys it reads."""
+        return [*self.feature_types, *self.keys]
+
+    @property
+    def numeric_names(self) -> list[str]:
+        """The features that are numbers (what drift and skew compare as distributions)."""
+        return [n for n, kind in self.feature_types.items() if kind not in CATEGORICAL]
 
     @property
     def full_names(self) -> bool:
@@ -41,6 +57,8 @@ class ModelContract:
             "feature_service": self.feature_service,
             "feature_names": json.dumps(self.feature_names),
             "feature_types": json.dumps(self.feature_types),
+            "model_inputs": json.dumps(self.inputs),
+            "categories": json.dumps(self.categories),
         }
 
     @classmethod
@@ -63,7 +81,16 @@ class ModelContract:
             raise ContractError(f"{which}: tag feature_types must map features to Feast types")
         if list(types) != names:
             raise ContractError(f"{which}: tags feature_names and feature_types disagree")
-        return cls(tags["feature_service"], types)
+        try:  # versions registered before categorical inputs read only their features
+            inputs = json.loads(tags.get("model_inputs", json.dumps(names)))
+            categories = json.loads(tags.get("categories", "{}"))
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"{which}: a contract tag is not JSON ({exc})") from exc
+        if not isinstance(inputs, list) or inputs[: len(names)] != names:
+            raise ContractError(f"{which}: tag model_inputs must start with feature_names")
+        if not isinstance(categories, dict) or not set(categories) <= set(inputs):
+            raise ContractError(f"{which}: tag categories must map model inputs to categories")
+        return cls(tags["feature_service"], types, tuple(inputs[len(names) :]), categories)
 
     def check(self, store: "FeatureStore") -> None:
         """Raise ContractError unless the registry's service has exactly these features."""

@@ -15,9 +15,10 @@ import pandas as pd
 from training.errors import DataError, MissingInputError
 from training.examples import LABEL, LABEL_KNOWN_AT, ROW_ID, TIMESTAMP
 
-# Feast types training can feed to the model as float64 (NaN for missing).
+# Feast types training can feed to the model as float64 (NaN for missing), and as categories.
 NUMERIC_TYPES = {"Int32", "Int64", "Float32", "Float64", "Bool"}
 INTEGER_TYPES = {"Int32", "Int64", "Bool"}
+CATEGORICAL_TYPES = {"String"}
 
 
 def validate_frame(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, float]:
@@ -34,10 +35,16 @@ def validate_frame(frame: pd.DataFrame, schema: dict[str, str]) -> dict[str, flo
 
 
 def _check_feature(values: pd.Series, name: str, feast_type: str) -> None:
+    if feast_type in CATEGORICAL_TYPES:
+        strings = values.dropna().map(type).eq(str).all()
+        if values.dtype != object or not strings:
+            raise DataError(f"feature {name!r} is a Feast {feast_type} but holds non-strings")
+        return
     if feast_type not in NUMERIC_TYPES:
         raise DataError(
-            f"feature {name!r} is a Feast {feast_type}: the model takes numbers only; "
-            "encode it in the feature job or leave it out of the FeatureService"
+            f"feature {name!r} is a Feast {feast_type}: the model takes numbers and strings "
+            "(as categories) only; encode it in the feature job or leave it out of the "
+            "FeatureService"
         )
     if values.dtype != "float64":
         raise DataError(f"feature {name!r} is {values.dtype} in the frame, expected float64")

@@ -17,10 +17,25 @@ from sklearn.metrics import (
 from larder.task import HIGHER_IS_BETTER
 
 CI_LEVEL = 0.95
+CALIBRATION_BINS = 10  # equal-count bins, for the reliability diagram and its error
+
+
+def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error: over `bins` bins of equal count by predicted probability,
+    the count-weighted mean of |observed share positive - mean predicted probability|."""
+    y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
+    order = np.argsort(p, kind="stable")
+    gaps = [
+        len(part) * abs(y[part].mean() - p[part].mean())
+        for part in np.array_split(order, bins)
+        if len(part)
+    ]
+    return float(sum(gaps) / len(y))
 
 
 def scores(prefix: str, y: np.ndarray, p: np.ndarray, seed: int, samples: int) -> dict[str, float]:
-    """ROC AUC (with a bootstrap interval), PR AUC, log loss and Brier score."""
+    """ROC AUC (with a bootstrap interval), PR AUC, log loss, Brier score and expected
+    calibration error."""
     y, p = np.asarray(y), np.asarray(p, dtype="float64")
     low, high = auc_interval(y, p, seed, samples)
     return {
@@ -30,6 +45,7 @@ def scores(prefix: str, y: np.ndarray, p: np.ndarray, seed: int, samples: int) -
         f"{prefix}_pr_auc": float(average_precision_score(y, p)),
         f"{prefix}_log_loss": float(log_loss(y, p, labels=[0, 1])),
         f"{prefix}_brier": float(brier_score_loss(y, p)),
+        f"{prefix}_ece": calibration_error(y, p),
     }
 
 
@@ -43,6 +59,7 @@ METRICS = {
     "pr_auc": average_precision_score,
     "log_loss": lambda y, p: log_loss(y, p, labels=[0, 1]),
     "brier": brier_score_loss,
+    "ece": calibration_error,
 }
 
 
@@ -60,6 +77,13 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     tail = (1 - CI_LEVEL) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def interval(
+    y: np.ndarray, p: np.ndarray, metric: str, seed: int, samples: int
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `metric` over resampled rows."""
+    return _interval(_draws(np.asarray(y), [np.asarray(p)], metric, seed, samples)[:, 0])
 
 
 def auc_interval(y: np.ndarray, p: np.ndarray, seed: int, samples: int) -> tuple[float, float]:
@@ -128,8 +152,9 @@ def _calibration_plot(path: Path, y: np.ndarray, predictions: dict[str, np.ndarr
 
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, p in predictions.items():
-        observed, predicted = calibration_curve(y, p, n_bins=10, strategy="quantile")
-        ax.plot(predicted, observed, marker="o", label=name)
+        observed, predicted = calibration_curve(y, p, n_bins=CALIBRATION_BINS, strategy="quantile")
+        ece = calibration_error(y, p)
+        ax.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.4f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(
         xlabel="predicted probability", ylabel="observed share positive", title="Calibration, test"

@@ -2,22 +2,21 @@
 gradient-boosted model calibrated on the validation months, and score it and the task's
 baseline on the test months.
 
-Serving relies on one contract: the registered model's `predict_proba(df)[:, 1]` takes a frame
-whose columns are exactly the version's `feature_names` tag, in that order, as floats (NaN
-missing).
+The model's inputs are the service's features and the task's categorical keys; a string input
+is a category. The registered model (training.booster) encodes them itself:
+`predict_proba(df)[:, 1]` takes a frame holding those columns as they came from Feast.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import roc_auc_score
 
 from larder import RateBy
+from training import booster as boosted
 from training import evaluate, tune
+from training.booster import CalibratedBooster, Encoding
 from training.examples import LABEL, TIMESTAMP
 from training.report import Report, silent
 from training.settings import TrainingSettings
@@ -51,74 +50,63 @@ class Baseline:
         return keys.map(self.rates).fillna(self.overall).to_numpy(dtype="float64")
 
 
-def features(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The model's input: exactly `names`, in order, as floats (NaN where Feast had nothing)."""
-    return frame[names].astype("float64")
-
-
 def fit_model(
-    split: Split, names: list[str], params: dict[str, object], settings: TrainingSettings
-) -> CalibratedClassifierCV:
+    split: Split, encoding: Encoding, params: dict[str, object], settings: TrainingSettings
+) -> CalibratedBooster:
     """Gradient boosting fitted on the training months, calibrated on the validation months.
 
     Calibration on later, unseen months corrects the drift of the base rate between them;
     sigmoid (two parameters) rather than isotonic, which overfits a short validation period.
     """
-    spec = settings.task.model
-    booster = tune.model(spec, params, settings.seed)
-    booster.fit(features(split.train, names), split.train[LABEL])
-    calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method="sigmoid", ensemble=False)
-    with warnings.catch_warnings():
-        # its folds only split the calibration rows for a frozen model: a thin class is fine
-        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-        return calibrated.fit(features(split.validation, names), split.validation[LABEL])
+    trees = tune.model(settings.task.model, params, settings.seed, len(split.train))
+    return boosted.fit(
+        trees, encoding, split.train, split.train[LABEL], split.validation, split.validation[LABEL]
+    )
 
 
-def predict(model: CalibratedClassifierCV, frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """The probability of the positive label per row, called exactly as serving calls the
-    registered model."""
-    return model.predict_proba(features(frame, names))[:, 1]
+def predict(model: CalibratedBooster, frame: pd.DataFrame) -> np.ndarray:
+    """The probability of the positive label per row, as serving computes it."""
+    return model.predict_proba(frame)[:, 1]
 
 
 def evaluate_split(
-    model: CalibratedClassifierCV,
-    baseline: Baseline,
-    split: Split,
-    names: list[str],
-    settings: TrainingSettings,
+    model: CalibratedBooster, baseline: Baseline, split: Split, settings: TrainingSettings
 ) -> dict[str, float]:
     """Model and baseline on the test months; the model on the validation months too."""
     seed, samples = settings.seed, settings.bootstrap_samples
     test, validation = split.test, split.validation
     return {
-        **evaluate.scores("test", test[LABEL], predict(model, test, names), seed, samples),
+        **evaluate.scores("test", test[LABEL], predict(model, test), seed, samples),
         **evaluate.scores("baseline_test", test[LABEL], baseline.predict(test), seed, samples),
         **evaluate.scores(
-            "validation", validation[LABEL], predict(model, validation, names), seed, samples
+            "validation", validation[LABEL], predict(model, validation), seed, samples
         ),
     }
 
 
-def importance(
-    model: CalibratedClassifierCV, test: pd.DataFrame, names: list[str], seed: int
-) -> pd.Series:
-    """Drop in test ROC AUC when one feature's column is shuffled (seeded permutation).
+def importance(model: CalibratedBooster, test: pd.DataFrame, seed: int) -> pd.Series:
+    """Drop in test ROC AUC when one input's column is shuffled (seeded permutation).
 
-    Every shuffled copy is scored in one `predict_proba` call: a call per feature costs more
-    in thread start-up than in trees on small frames. At most IMPORTANCE_ROWS test rows.
+    Every shuffled copy is scored in one call: a call per input costs more in thread start-up
+    than in trees on small frames. At most IMPORTANCE_ROWS test rows.
     """
     sample = test.sample(min(len(test), IMPORTANCE_ROWS), random_state=seed)
-    x, y = features(sample, names), sample[LABEL].to_numpy()
+    x, y = model.encoding.encode(sample), sample[LABEL].to_numpy()
     rng = np.random.default_rng(seed)
-    copies = [x.assign(**{name: rng.permutation(x[name].to_numpy())}) for name in names]
-    p = model.predict_proba(pd.concat([x, *copies], ignore_index=True))[:, 1].reshape(-1, len(x))
+    copies = []
+    for i in range(x.shape[1]):
+        copy = x.copy()
+        copy[:, i] = rng.permutation(copy[:, i])
+        copies.append(copy)
+    p = model.proba(np.concatenate([x, *copies])).reshape(-1, len(x))
     base = roc_auc_score(y, p[0])
-    return pd.Series([base - roc_auc_score(y, q) for q in p[1:]], index=names, name="importance")
+    scores = [base - roc_auc_score(y, q) for q in p[1:]]
+    return pd.Series(scores, index=model.inputs, name="importance")
 
 
 @dataclass(frozen=True)
 class Fitted:
-    model: CalibratedClassifierCV
+    model: CalibratedBooster
     baseline: Baseline
     split: Split
     search: tune.Search
@@ -145,21 +133,28 @@ def _fit_and_evaluate(
         f"{times.test_start:%Y-%m-%d}; rows whose label was known only after the next part "
         f"starts left out: {len(frame) - sum(len(p) for p in split.parts().values())})",
     )
+    encoding = Encoding.learn(split.train, names, settings.task.categorical)
     found = tune.search(
         settings.task.model,
         split.train,
-        names,
+        encoding,
         settings.tune_budget,
         settings.tune_folds,
         settings.seed,
     )
     report("tune", tune.describe(found, settings.tune_budget, settings.tune_folds))
-    model = fit_model(split, names, found.best_params, settings)
-    report("fit", f"HistGradientBoosting on {len(names)} features, sigmoid-calibrated")
+    model = fit_model(split, encoding, found.best_params, settings)
+    categorical = ", ".join(f"{n} ({len(v)})" for n, v in encoding.categories.items())
+    report(
+        "fit",
+        f"LightGBM, {model.trees} trees on {len(names)} inputs"
+        + (f" (categories: {categorical})" if categorical else "")
+        + ", sigmoid-calibrated",
+    )
     baseline = Baseline.fit(settings.task.baseline, split.train)
-    metrics = evaluate_split(model, baseline, split, names, settings)
+    metrics = evaluate_split(model, baseline, split, settings)
     report("metrics", summary(metrics))
-    weights = importance(model, split.test, names, settings.seed)
+    weights = importance(model, split.test, settings.seed)
     return Fitted(model, baseline, split, found, metrics, weights)
 
 

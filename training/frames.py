@@ -93,7 +93,8 @@ def check_sources(store: "FeatureStore", service: "FeatureService") -> None:
 
 
 def build_training_frame(settings: TrainingSettings, examples: pd.DataFrame) -> pd.DataFrame:
-    """The examples' entity rows with the service's features as float64 columns, in order."""
+    """The examples' entity rows with the service's features (numbers as float64, strings as
+    objects), in order."""
     if examples.empty:
         raise DataError("no examples: the offline examples table is empty")
     store = open_store(settings.feature_repo)
@@ -207,4 +208,15 @@ def join_back(entities: pd.DataFrame, features: pd.DataFrame, names: list[str]) 
         raise DataError(
             f"feature(s) {clash} have the names of entity columns: rename them in the view"
         )
-    return entities.join(features.set_index(ROW_ID)[names].astype("float64"), on=ROW_ID)
+    return entities.join(as_model_columns(features.set_index(ROW_ID)[names]), on=ROW_ID)
+
+
+def as_model_columns(features: pd.DataFrame) -> pd.DataFrame:
+    """Numbers (and booleans) as float64 with NaN for missing; strings as objects with None."""
+    out = {}
+    for name, values in features.items():
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            out[name] = values.astype("float64")
+        else:
+            out[name] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(out, index=features.index)

@@ -164,9 +164,16 @@ def _us(delta: timedelta) -> int:
 
 def _offending_rows(frame: pd.DataFrame, known: pd.DataFrame, name: str) -> list[int]:
     """Row ids whose value in `frame` matches none of the rows known at their time."""
-    got = frame.set_index(ROW_ID)[name].astype("float64").reindex(known[ROW_ID]).to_numpy()
-    want = known[name].astype("float64").to_numpy()
-    same = (np.isnan(got) & np.isnan(want)) | np.isclose(got, want, rtol=1e-12, atol=0)
+    got_values = frame.set_index(ROW_ID)[name].reindex(known[ROW_ID])
+    if pd.api.types.is_numeric_dtype(got_values) or pd.api.types.is_bool_dtype(got_values):
+        got = got_values.astype("float64").to_numpy()
+        want = known[name].astype("float64").to_numpy()
+        same = (np.isnan(got) & np.isnan(want)) | np.isclose(got, want, rtol=1e-12, atol=0)
+    else:  # a category: equal strings, or missing on both sides
+        got_text = got_values.astype("string").reset_index(drop=True)
+        want_text = known[name].astype("string").reset_index(drop=True)
+        equal = (got_text == want_text).fillna(False).to_numpy(bool)
+        same = equal | (got_text.isna() & want_text.isna()).to_numpy()
     ok = pd.Series(same).groupby(known[ROW_ID].to_numpy()).any()
     return sorted(int(row) for row in ok.index[~ok.to_numpy()])
 

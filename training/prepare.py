@@ -30,10 +30,16 @@ class Prepared:
     path: Path
     registry_fingerprint: str
     seconds: float  # time spent retrieving (0 for a saved frame)
+    keys: tuple[str, ...] = ()  # the task's entity keys the model also reads, as categories
 
     @property
     def names(self) -> list[str]:
         return list(self.schema)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The model's columns: the service's features, then the categorical keys."""
+        return [*self.schema, *self.keys]
 
 
 def prepare(
@@ -51,10 +57,17 @@ def prepare(
     seconds = 0.0 if saved else time.perf_counter() - start
     schema = frames.service_schema(service)
     missing = dataset.validate_frame(frame, schema)
+    # a service without one of the task's categorical keys (an older, narrower one) is read
+    # without it; the frame line says so
+    declared = [k for k in settings.task.categorical if k not in schema]
+    keys = tuple(k for k in declared if k in frame.columns)
+    absent = [k for k in declared if k not in keys]
     report(
         "frame",
         f"{len(frame)} rows x {len(schema)} features of {settings.service}"
-        + (f" from {saved}" if saved else " through Feast, leakage guard passed"),
+        + (f" from {saved}" if saved else " through Feast, leakage guard passed")
+        + (f"; categorical keys: {', '.join(keys)}" if keys else "")
+        + (f" ({', '.join(absent)} not in this service)" if absent else ""),
     )
     path = saved or dataset.save_frame(frame, settings.frames_dir)
     fingerprint = dataset.fingerprint(frame)
@@ -63,7 +76,7 @@ def prepare(
         f"{p.name_to_use()}:{f.name}" for p in service.feature_view_projections for f in p.features
     ]
     registry = frames.registry_fingerprint(store, service)
-    return Prepared(frame, schema, refs, missing, fingerprint, path, registry, seconds)
+    return Prepared(frame, schema, refs, missing, fingerprint, path, registry, seconds, keys)
 
 
 def _examples(settings: TrainingSettings, report: Report) -> pd.DataFrame:

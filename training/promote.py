@@ -81,8 +81,12 @@ class Version:
     def service(self) -> str:
         return self.contract.feature_service
 
+    @property
+    def inputs(self) -> list[str]:
+        return self.contract.inputs
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.model.predict_proba(frame[self.names].astype("float64"))[:, 1]
+        return self.model.predict_proba(frame[self.inputs])[:, 1]
 
 
 def load_version(mlflow: Any, name: str, number: str) -> Version:

@@ -16,6 +16,7 @@ champion it replaces in its `previous_champion` tag; `rollback` follows that tag
 
 import os
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,9 @@ if TYPE_CHECKING:
 MODEL_ARTIFACT = "model"
 CHAMPION, CHALLENGER = "champion", "challenger"
 PREVIOUS = "previous_champion"
-# skops refuses types it cannot vet; these are the calibrated booster's parts, written by us.
-SKOPS_TRUSTED_TYPES = [
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-]
+# skops refuses types it cannot vet: the model is ours, holding only plain values (its trees
+# as LightGBM's text model).
+SKOPS_TRUSTED_TYPES = ["training.booster.CalibratedBooster"]
 
 
 def use_tracking(settings: TrainingSettings, experiment: str | None = None) -> str:
@@ -116,31 +114,38 @@ def code_version() -> str:
     return f"{commit}+dirty" if git("status", "--porcelain", "--untracked-files=no") else commit
 
 
-def signature(names: list[str]) -> Any:
-    """Every input a double that may be missing (NaN); `predict` answers the class, 0 or 1."""
+def signature(inputs: list[str], categorical: Collection[str] = ()) -> Any:
+    """Each input a double, or a string for a category, that may be missing; `predict`
+    answers the class, 0 or 1."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec("double", name, required=False) for name in names])
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("long")]))
+    kinds = {name: "string" if name in categorical else "double" for name in inputs}
+    columns = Schema([ColSpec(kind, name, required=False) for name, kind in kinds.items()])
+    return ModelSignature(inputs=columns, outputs=Schema([ColSpec("long")]))
 
 
 def requirements() -> list[str]:
     # Given, not inferred: inference reloads the model in a subprocess, seconds for nothing.
+    import lightgbm
     import sklearn
     import skops
 
-    return [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
+    return [
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"lightgbm=={lightgbm.__version__}",
+    ]
 
 
-def log_model(feast: Any, model: Any, names: list[str]) -> str:
+def log_model(feast: Any, model: Any, inputs: list[str], categorical: Collection[str] = ()) -> str:
     """The model in the active run, through Feast (which adds feast_features.json): its URI."""
     import mlflow
 
     feast.log_model(
         model,
         MODEL_ARTIFACT,
-        signature=signature(names),
+        signature=signature(inputs, categorical),
         pip_requirements=requirements(),
         serialization_format="skops",
         skops_trusted_types=SKOPS_TRUSTED_TYPES,

@@ -109,7 +109,8 @@ def log_training(
         _log_documents(settings, prepared, fitted)
         with tempfile.TemporaryDirectory() as folder:
             registry.log_files(_plots(Path(folder), prepared, fitted), "plots")
-        model_uri = registry.log_model(feast, fitted.model, prepared.names)
+        model = fitted.model
+        model_uri = registry.log_model(feast, model, model.inputs, model.categories)
         crash_point("logged")
     return run.info.run_id, model_uri
 
@@ -118,7 +119,12 @@ def _log_documents(settings: TrainingSettings, prepared: Prepared, fitted: Fitte
     import mlflow
 
     mlflow.log_dict(
-        {"feature_service": settings.service, "features": prepared.schema},
+        {
+            "feature_service": settings.service,
+            "features": prepared.schema,
+            "model_inputs": prepared.inputs,
+            "categories": fitted.model.categories,
+        },
         "feature_schema.json",
     )
     mlflow.log_dict(prepared.missing, "missing_values.json")
@@ -132,7 +138,7 @@ def _plots(folder: Path, prepared: Prepared, fitted: Fitted) -> Path:
     test = fitted.split.test
     y = test[LABEL].to_numpy()
     predictions = {
-        "model": predict(fitted.model, test, prepared.names),
+        "model": predict(fitted.model, test),
         "baseline": fitted.baseline.predict(test),
     }
     evaluate.save_plots(folder, y, predictions, fitted.importance)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training import card, frames, registry, tracking, tune
+from training.booster import Encoding
 from training.contract import ModelContract
 from training.fit import fit_and_evaluate
 from training.prepare import prepare
@@ -40,7 +41,7 @@ def train(
     settings: TrainingSettings, report: Report = silent, saved_frame: Path | None = None
 ) -> TrainingResult:
     prepared = prepare(settings, report, saved_frame)
-    fitted = fit_and_evaluate(prepared.frame, prepared.names, settings, report)
+    fitted = fit_and_evaluate(prepared.frame, prepared.inputs, settings, report)
     store = frames.open_store(settings.feature_repo)
     service = frames.get_service(store, settings.service)
     feast = registry.feast_client(store, settings)
@@ -48,7 +49,9 @@ def train(
     report(
         "mlflow", f"run {run_id} in experiment {settings.experiment!r} ({settings.tracking_uri})"
     )
-    contract = ModelContract(settings.service, prepared.schema)
+    contract = ModelContract(
+        settings.service, prepared.schema, prepared.keys, fitted.model.categories
+    )
     version = registry.register(settings, feast, model_uri, contract)
     report("registry", f"{settings.model} version {version} is now @{registry.CHALLENGER}")
     champion = _first_is_champion(settings, version, report)
@@ -86,9 +89,8 @@ def tune_run(settings: TrainingSettings, report: Report, saved: Path | None = No
     prepared = prepare(settings, report, saved)
     train_rows = split_by_time(prepared.frame, settings.split).train
     budget, folds = settings.tune_budget, settings.tune_folds
-    found = tune.search(
-        settings.task.model, train_rows, prepared.names, budget, folds, settings.seed
-    )
+    encoding = Encoding.learn(train_rows, prepared.inputs, prepared.keys)
+    found = tune.search(settings.task.model, train_rows, encoding, budget, folds, settings.seed)
     experiment_id = registry.use_tracking(settings)
     tracking.close_abandoned(settings, experiment_id)
     tags = {

@@ -8,16 +8,19 @@ validation and test months are not touched here (validation calibrates the chose
 reports on it).
 """
 
+import warnings
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
+from lightgbm import LGBMClassifier
 from sklearn.model_selection import RandomizedSearchCV, TimeSeriesSplit
 
 from larder import GradientBoosting
+from training.booster import Encoding
 from training.errors import TrainingError
 from training.examples import LABEL, LABEL_KNOWN_AT, TIMESTAMP
 
@@ -27,7 +30,7 @@ PARALLEL_FROM_ROWS = 50_000
 
 
 def threads(rows: int) -> Any:
-    """A context in which scikit-learn's trees use one thread for small frames."""
+    """A context in which OpenMP (the trees') uses one thread for small frames."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1, user_api="openmp") if rows < PARALLEL_FROM_ROWS else nullcontext()
@@ -41,15 +44,24 @@ class Search:
 
 
 def model(
-    spec: GradientBoosting, params: dict[str, object], seed: int
-) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(**{**spec.fixed, **params}, random_state=seed)
+    spec: GradientBoosting, params: dict[str, object], seed: int, rows: int
+) -> LGBMClassifier:
+    """LightGBM's classifier, reproducible: the same seed, rows and parameters grow the same
+    trees (`deterministic`), on one thread for small frames."""
+    return LGBMClassifier(
+        **{**spec.fixed, **params},
+        random_state=seed,
+        deterministic=True,
+        force_row_wise=True,
+        n_jobs=1 if rows < PARALLEL_FROM_ROWS else -1,
+        verbose=-1,
+    )
 
 
 def search(
     spec: GradientBoosting,
     train: pd.DataFrame,
-    names: list[str],
+    encoding: Encoding,
     budget: int,
     folds: int,
     seed: int,
@@ -58,20 +70,36 @@ def search(
     if budget == 0:
         return Search(dict(spec.defaults), None, pd.DataFrame())
     ordered = train.sort_values(TIMESTAMP, kind="stable")
+    folded = time_folds(ordered, folds)
     searcher = RandomizedSearchCV(
-        model(spec, {}, seed),
-        {name: list(values) for name, values in spec.space.items()},
+        model(spec, {}, seed, len(ordered)),
+        splittable(spec.space, min(len(fit_rows) for fit_rows, _ in folded)),
         n_iter=budget,
         scoring="neg_log_loss",
-        cv=time_folds(ordered, folds),
+        cv=folded,
         random_state=seed,
         refit=False,
         n_jobs=1,  # the trees already use every core
         error_score="raise",
     )
-    with threads(len(ordered)):
-        searcher.fit(ordered[names].astype("float64"), ordered[LABEL])
+    with threads(len(ordered)), warnings.catch_warnings():
+        # LightGBM records column names even for an array; scoring folds of it is no mismatch
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        searcher.fit(
+            encoding.encode(ordered), ordered[LABEL], categorical_feature=encoding.positions
+        )
     return Search(searcher.best_params_, -float(searcher.best_score_), _table(searcher))
+
+
+def splittable(space: Mapping[str, list[Any]], rows: int) -> dict[str, list[Any]]:
+    """The space without leaf sizes that no split of `rows` rows can honour (each side of a
+    split needs `min_child_samples` rows): such a candidate grows no tree at all, and on a
+    small frame a constant can win the search. The smallest size stays if none fits."""
+    out = {name: list(values) for name, values in space.items()}
+    sizes = out.get("min_child_samples")
+    if sizes:
+        out["min_child_samples"] = [s for s in sizes if 2 * s <= rows] or [min(sizes)]
+    return out
 
 
 def time_folds(ordered: pd.DataFrame, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:

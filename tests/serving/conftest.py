@@ -21,7 +21,7 @@ from serving.app import create_app
 from serving.settings import ServingSettings
 from training.contract import service_inputs
 
-SERVICE = "flight_delay_v1"
+SERVICE = "flight_delay_v3"  # the task's: what the champion is trained on
 MODEL = "flight_delay"
 
 
@@ -136,6 +136,7 @@ def known_flight(platform: PipelineSettings) -> dict:
         "tailnum": last["tailnum"],
         "carrier": last["carrier"],
         "origin": last["origin"],
+        "dest": last["dest"],
         "scheduled_departure": (end + timedelta(hours=1)).isoformat(),
         "distance": int(last["distance"]),
     }

@@ -8,6 +8,7 @@ from pipelines.materialize import watermark
 from serving.app import create_app
 from serving.errors import ModelNotFoundError
 from serving.settings import ServingSettings
+from tests.serving.conftest import SERVICE
 
 AIRCRAFT = ["flights_24h", "mean_arr_delay_24h", "late_share_24h", "flights_7d"]
 AIRCRAFT += ["mean_arr_delay_7d", "late_share_7d"]
@@ -24,7 +25,7 @@ def test_a_known_aircraft_gets_the_online_stores_values(client, store, known_fli
 
     row = {**known_flight, "scheduled_departure": pd.Timestamp(known_flight["scheduled_departure"])}
     expected = store.get_online_features(
-        features=store.get_feature_service("flight_delay_v1"), entity_rows=[row]
+        features=store.get_feature_service(SERVICE), entity_rows=[row]
     ).to_dict()
     assert {name: f["value"] for name, f in body["features"].items()} == {
         name: expected[name][0] for name in body["features"]
@@ -32,7 +33,7 @@ def test_a_known_aircraft_gets_the_online_stores_values(client, store, known_fli
     assert {body["features"][name]["status"] for name in AIRCRAFT + CARRIER} == {"present"}
     assert 0 <= body["delay_probability"] <= 1
     assert body["model"] == {"name": "flight_delay", "version": "1"}
-    assert body["feature_service"] == "flight_delay_v1"
+    assert body["feature_service"] == SERVICE
 
 
 def test_feature_timestamps_are_when_the_values_became_known(

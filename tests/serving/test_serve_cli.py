@@ -89,7 +89,7 @@ def test_the_example_body_is_a_request_the_server_takes(
     monkeypatch.setenv("LARDER_FEATURE_REPO", str(platform.feature_repo))
     cli.main(["--example"])
     body = json.loads(capsys.readouterr().out)
-    assert set(body) == {"tailnum", "carrier", "origin", "scheduled_departure", "distance"}
+    assert set(body) == {"tailnum", "carrier", "origin", "dest", "scheduled_departure", "distance"}
     assert client.post("/predict", json=body).status_code == 200
 
 

@@ -31,7 +31,11 @@ def test_one_row_per_example_in_entity_order(
     assert len(frame) == len(examples)
     assert list(frame.columns) == [*entities.columns, *schema]
     pd.testing.assert_frame_equal(frame[entities.columns], entities)
-    assert (frame[list(schema)].dtypes == "float64").all()
+    numbers = [n for n, kind in schema.items() if kind != "String"]
+    strings = [n for n, kind in schema.items() if kind == "String"]
+    assert (frame[numbers].dtypes == "float64").all()
+    assert all(frame[n].dtype == "object" for n in strings)
+    assert all(isinstance(v, str) for n in strings for v in frame[n].dropna())
 
 
 def test_entity_rows_carry_the_services_keys_and_request_fields(settings, entities):

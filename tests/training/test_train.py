@@ -114,7 +114,11 @@ def test_run_records_params_metrics_and_feature_schema(
     assert run.data.params["train_until"] == settings.split.validation_start.isoformat()
     assert run.data.metrics["baseline_test_brier"] == trained.metrics["baseline_test_brier"]
     logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/feature_schema.json")
-    assert logged == {"feature_service": service, "features": schema}
+    keys = [k for k in settings.task.categorical if k not in schema]
+    assert logged["feature_service"] == service and logged["features"] == schema
+    assert logged["model_inputs"] == [*schema, *keys]
+    strings = {n for n, kind in schema.items() if kind == "String"}
+    assert set(logged["categories"]) == strings | set(keys)
     assert run.info.artifact_uri.startswith((settings.mlflow_dir / "artifacts").as_uri())
     assert run.data.tags["frame_fingerprint"] == trained.fingerprint
     assert len(run.data.tags["feast_registry_fingerprint"]) == 64
@@ -136,7 +140,10 @@ def test_model_is_logged_with_its_input_signature(
 
     _mlflow(settings)
     info = get_model_info(f"models:/{settings.model}/{trained.version}")
-    assert info.signature.inputs.input_names() == list(schema)
+    keys = [k for k in settings.task.categorical if k not in schema]
+    assert info.signature.inputs.input_names() == [*schema, *keys]
+    kinds = {c.name: c.type.name for c in info.signature.inputs.inputs}
+    assert all(kinds[k] == "string" for k in keys)
 
 
 def test_first_version_is_challenger_and_champion_with_its_contract(
@@ -158,11 +165,12 @@ def test_champion_predicts_probabilities_on_the_feature_columns(
 ):
     mlflow, client = _mlflow(settings)
     version = client.get_model_version_by_alias(settings.model, "champion")
-    names = json.loads(version.tags["feature_names"])
+    names = json.loads(version.tags["model_inputs"])
     model = mlflow.sklearn.load_model(f"models:/{settings.model}@champion")
-    p = model.predict_proba(frame[names].astype("float64"))[:, 1]
+    p = model.predict_proba(frame[names])[:, 1]
     assert p.shape == (len(frame),)
     assert ((p >= 0) & (p <= 1)).all()
-    assert list(model.feature_names_in_) == names
-    missing = pd.DataFrame([[np.nan] * len(names)], columns=names)  # NaN-native: nothing known
+    assert model.inputs == names
+    assert model.categories == json.loads(version.tags["categories"])
+    missing = pd.DataFrame([[None] * len(names)], columns=names)  # nothing known
     assert 0 <= model.predict_proba(missing)[0, 1] <= 1

@@ -71,7 +71,8 @@ def test_train_prints_one_line_per_step(
     assert main(["train", "--budget", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("]")[0].lstrip("[") for line in lines] == STEPS
-    assert "367 rows x 25 features of flight_delay_v1" in lines[1]
+    assert "367 rows x 59 features of flight_delay_v3" in lines[1]
+    assert "categorical keys: carrier, origin, dest" in lines[1]
     assert "flight_delay_cli version 1 is now @challenger" in lines[-3]
     assert "first model: version 1 is @champion (decision run " in lines[-2]
     assert "model_card.md" in lines[-1]

@@ -19,11 +19,11 @@ def test_defaults_point_into_the_data_dir_and_create_nothing(tmp_path: Path):
 
 def test_the_task_gives_the_defaults_and_settings_override_them():
     settings = TrainingSettings()  # the flights domain
-    assert (settings.service, settings.model) == ("flight_delay_v1", "flight_delay")
+    assert (settings.service, settings.model) == ("flight_delay_v3", "flight_delay")
     assert settings.split.validation_start == datetime(2013, 9, 1, tzinfo=UTC)
     assert settings.split.test_start == datetime(2013, 11, 1, tzinfo=UTC)
-    other = TrainingSettings(feature_service="flight_delay_v2", model_name="other")
-    assert (other.service, other.model, other.experiment) == ("flight_delay_v2", "other", "other")
+    other = TrainingSettings(feature_service="flight_delay_v1", model_name="other")
+    assert (other.service, other.model, other.experiment) == ("flight_delay_v1", "other", "other")
 
 
 def test_tracking_uri_from_the_standard_variable(monkeypatch: pytest.MonkeyPatch):
