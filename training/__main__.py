@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
         "command",
         choices=["train", "tune", "evaluate", "promote", "rollback", "card", "compare"],
     )
-    cli.add_argument("--frame", type=Path, help="train/tune: reuse a saved training frame")
+    cli.add_argument("--frame", type=Path, help="train/tune/compare: reuse a saved training frame")
     cli.add_argument(
         "--budget", type=int, help="tune/train: candidates to try (LARDER_TUNE_BUDGET)"
     )
@@ -163,7 +163,7 @@ def _card(settings: TrainingSettings, args: argparse.Namespace, report: Report) 
 def _compare(settings: TrainingSettings, args: argparse.Namespace, report: Report) -> int:
     from training.compare import compare, markdown
 
-    run_id, table = compare(settings, report, args.reference)
+    run_id, table = compare(settings, report, args.reference, args.frame)
     report("mlflow", f"comparison run {run_id} in experiment {settings.model}-comparison")
     print(markdown(table), end="")
     return 0

@@ -18,6 +18,7 @@ parent run and printed.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,14 +80,17 @@ def score(
 
 
 def compare(
-    settings: TrainingSettings, report: Report = silent, reference: str | None = None
+    settings: TrainingSettings,
+    report: Report = silent,
+    reference: str | None = None,
+    saved: Path | None = None,
 ) -> tuple[str, pd.DataFrame]:
     """Fit and score every variant, log each as a run; (parent run id, the table)."""
     import mlflow
 
     from training import registry
 
-    prepared = prepare(settings, report)
+    prepared = prepare(settings, report, saved)
     split = split_by_time(prepared.frame, settings.split)
     found = variants(settings, prepared, reference)
     encoding = Encoding.learn(split.train, prepared.inputs, prepared.keys)
