@@ -94,15 +94,7 @@ def compare(
     split = split_by_time(prepared.frame, settings.split)
     found = variants(settings, prepared, reference)
     encoding = Encoding.learn(split.train, prepared.inputs, prepared.keys)
-    with tune.threads(len(split.train)):
-        search = tune.search(
-            settings.task.model,
-            split.train,
-            encoding,
-            settings.tune_budget,
-            settings.tune_folds,
-            settings.seed,
-        )
+    search = tune.search_for(settings, split.train, encoding)
     report("tune", tune.describe(search, settings.tune_budget, settings.tune_folds))
     y = split.test[LABEL].to_numpy()
     predictions = {v.name: _fit(split, v, search.best_params, settings) for v in found}

@@ -134,14 +134,7 @@ def _fit_and_evaluate(
         f"starts left out: {len(frame) - sum(len(p) for p in split.parts().values())})",
     )
     encoding = Encoding.learn(split.train, names, settings.task.categorical)
-    found = tune.search(
-        settings.task.model,
-        split.train,
-        encoding,
-        settings.tune_budget,
-        settings.tune_folds,
-        settings.seed,
-    )
+    found = tune.search_for(settings, split.train, encoding)
     report("tune", tune.describe(found, settings.tune_budget, settings.tune_folds))
     model = fit_model(split, encoding, found.best_params, settings)
     categorical = ", ".join(f"{n} ({len(v)})" for n, v in encoding.categories.items())

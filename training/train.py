@@ -90,7 +90,7 @@ def tune_run(settings: TrainingSettings, report: Report, saved: Path | None = No
     train_rows = split_by_time(prepared.frame, settings.split).train
     budget, folds = settings.tune_budget, settings.tune_folds
     encoding = Encoding.learn(train_rows, prepared.inputs, prepared.keys)
-    found = tune.search(settings.task.model, train_rows, encoding, budget, folds, settings.seed)
+    found = tune.search_for(settings, train_rows, encoding)
     experiment_id = registry.use_tracking(settings)
     tracking.close_abandoned(settings, experiment_id)
     tags = {

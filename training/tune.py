@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from larder import GradientBoosting
 from training.booster import Encoding
 from training.errors import TrainingError
 from training.examples import LABEL, LABEL_KNOWN_AT, TIMESTAMP
+
+if TYPE_CHECKING:
+    from training.settings import TrainingSettings
 
 # Below this many rows, OpenMP's thread start-up per tree costs more than the trees: one
 # thread is ~5x faster on the week-long fixture, and spares a shared machine.
@@ -89,6 +92,18 @@ def search(
             encoding.encode(ordered), ordered[LABEL], categorical_feature=encoding.positions
         )
     return Search(searcher.best_params_, -float(searcher.best_score_), _table(searcher))
+
+
+def search_for(settings: "TrainingSettings", train: pd.DataFrame, encoding: Encoding) -> Search:
+    """`search` with the settings' task model, budget, folds and seed."""
+    return search(
+        settings.task.model,
+        train,
+        encoding,
+        settings.tune_budget,
+        settings.tune_folds,
+        settings.seed,
+    )
 
 
 def splittable(space: Mapping[str, list[Any]], rows: int) -> dict[str, list[Any]]:
