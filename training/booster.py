@@ -36,6 +36,11 @@ class Encoding:
             for name, values in self.categories.items()
         }
         self._columns = [(name, self._codes.get(name)) for name in self.inputs]
+        self._numeric = [name for name, codes in self._columns if codes is None]
+        self._numeric_positions = [i for i, (_, codes) in enumerate(self._columns) if codes is None]
+        self._categorical = [
+            (i, name, codes) for i, (name, codes) in enumerate(self._columns) if codes is not None
+        ]
 
     @classmethod
     def learn(
@@ -73,22 +78,27 @@ class Encoding:
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
     def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[str]]:
-        """Dict rows as the matrix the trees read, and the input of each unseen category."""
+        """Dict rows as the matrix the trees read, and the input of each unseen category.
+
+        Numbers go through one NumPy conversion (None becomes NaN there); only the categorical
+        columns are looked up value by value."""
+        numeric = self._numeric
         matrix = np.empty((len(rows), len(self.inputs)), dtype=np.float64)
+        if numeric:
+            block = np.array([[row.get(n) for n in numeric] for row in rows], dtype=np.float64)
+            matrix[:, self._numeric_positions] = block.reshape(len(rows), len(numeric))
         unseen = []
-        for r, row in enumerate(rows):
-            for i, (name, codes) in enumerate(self._columns):
+        for i, name, codes in self._categorical:
+            for r, row in enumerate(rows):
                 value = row.get(name)
                 if value is None:
                     matrix[r, i] = np.nan
-                elif codes is None:
-                    matrix[r, i] = float(value)
-                else:
-                    code = codes.get(value if isinstance(value, str) else str(value))
-                    if code is None:
-                        unseen.append(name)
-                        code = np.nan
-                    matrix[r, i] = code
+                    continue
+                code = codes.get(value if isinstance(value, str) else str(value))
+                if code is None:
+                    unseen.append(name)
+                    code = np.nan
+                matrix[r, i] = code
         return matrix, unseen
 
     def unseen(self, frame: pd.DataFrame) -> dict[str, int]:
