@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from derivations import PREDICTION_LEAD
 
-from larder import GradientBoosting, RateBy, Replay, Task, TimeSplit
+from larder import GradientBoosting, RateBy, Replay, Seasonality, Task, TimeSplit
 
 flight_delay = Task(
     name="flight_delay",
@@ -34,6 +34,12 @@ flight_delay = Task(
         end=datetime(2014, 1, 1, 7, tzinfo=UTC),
         first_validation_start=datetime(2013, 5, 1, tzinfo=UTC),
         first_test_start=datetime(2013, 6, 1, tzinfo=UTC),
+    ),
+    # One year of data: each week is judged against the weeks just before it (what was served
+    # then), not against a training frame of other seasons; the calendar features move with
+    # the week by construction.
+    seasonality=Seasonality(
+        calendar=("dep_month", "dep_weekday", "dep_hour_local"), reference="recent", periods=4
     ),
     limits=(
         "Trained and tested on 2013 departures from the three New York airports only; other "

@@ -23,7 +23,7 @@ from larder.sources import (
     repo_file,
     sample_frame,
 )
-from larder.task import GradientBoosting, RateBy, Replay, Task, TimeSplit
+from larder.task import GradientBoosting, RateBy, Replay, Seasonality, Task, TimeSplit
 from larder.views import (
     EVENT_TIMESTAMP,
     STATIC_SINCE,
@@ -62,6 +62,7 @@ __all__ = [
     "RateBy",
     "Reference",
     "Replay",
+    "Seasonality",
     "RowRule",
     "Sample",
     "Source",

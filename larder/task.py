@@ -96,6 +96,40 @@ class Replay:
             object.__setattr__(self, name, _utc(getattr(self, name)))
 
 
+REFERENCES = ("training", "recent", "same_weeks")
+
+
+@dataclass(frozen=True)
+class Seasonality:
+    """What drift is judged against, for a domain whose data moves with the calendar.
+
+    - `calendar`: features that are calendar functions of the prediction time (month, weekday,
+      hour). Their distribution in a week is set by the week, so they are reported as
+      calendar shift, never judged as drift.
+    - `reference`: "training" compares each period with the champion's training rows (right
+      when nothing is seasonal); "recent" with what was served in the last `periods` periods
+      (the champion's last `periods` of training rows until it has served that long: a
+      season moves slowly, a week against its recent weeks does not); "same_weeks" with the
+      training rows within `window` of the period's days of the year, in any year (for data
+      with several years of history).
+    """
+
+    calendar: tuple[str, ...] = ()
+    reference: str = "training"
+    periods: int = 4
+    window: timedelta = timedelta(days=28)
+
+    def __post_init__(self) -> None:
+        if self.reference not in REFERENCES:
+            raise ValueError(
+                f"Seasonality: reference must be one of {REFERENCES}, got {self.reference!r}"
+            )
+        if self.periods < 1:
+            raise ValueError(f"Seasonality: periods must be at least 1, got {self.periods}")
+        if self.window <= timedelta(0):
+            raise ValueError("Seasonality: window must be positive")
+
+
 @dataclass(frozen=True)
 class Task:
     name: str  # the registered model's name and the MLflow experiment
@@ -120,6 +154,7 @@ class Task:
     # Entity keys (or request fields) the model also reads, as categories: their values are the
     # categories the model knows, encoded inside the logged model. String features always are.
     categorical: tuple[str, ...] = ()
+    seasonality: Seasonality = field(default_factory=Seasonality)  # what drift is judged against
 
     def __post_init__(self) -> None:
         if self.gate_metric not in METRICS:

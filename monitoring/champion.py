@@ -12,6 +12,7 @@ import polars as pl
 
 from training import promote, registry
 from training.errors import RegistryError
+from training.examples import TIMESTAMP
 from training.settings import TrainingSettings
 
 
@@ -24,8 +25,10 @@ class Champion:
     test_auc: float | None  # ROC AUC on its test months, offline features (training time)
     reference: pl.DataFrame  # a sample of its training frame's features
     reference_probability: pl.Series  # its predictions on that sample
+    reference_time: pl.Series  # each sample row's prediction time (UTC)
     since_period: int  # the first period it served
     baseline_auc: float | None = None  # realized AUC in its first judged period
+    baseline_brier: float | None = None  # realized Brier in that period
 
     def important(self, top: int) -> list[str]:
         ranked = sorted(self.importance, key=lambda n: self.importance[n], reverse=True)
@@ -55,6 +58,7 @@ def load(settings: TrainingSettings, since_period: int, rows: int, seed: int = 0
         test_auc=run.data.metrics.get("test_roc_auc"),
         reference=pl.from_pandas(sample[names].astype("float64"), nan_to_null=True),
         reference_probability=pl.Series("probability", np.asarray(probability, dtype="float64")),
+        reference_time=pl.Series("time", pd.to_datetime(sample[TIMESTAMP], utc=True)),
         since_period=since_period,
     )
 

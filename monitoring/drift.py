@@ -11,6 +11,13 @@ flagged when at least `DriftThresholds.votes` of them reach their thresholds (PS
 usual "significant shift" in credit scoring; JS 0.1 and Wasserstein 0.1 reference-stds are
 similar in size). Fewer than `min_rows` rows on either side: not judged, never flagged.
 
+An effect is not enough on its own: a sample of a few hundred rows moves PSI and JS by chance
+alone. So a feature is flagged only when a chi-square test of homogeneity over the same bins
+also rejects "one distribution" at `DriftThresholds.alpha`. At thousands of rows the test always
+rejects and the effect floors decide; at hundreds, the test holds back what chance explains.
+Both sides of a threshold scale with the sample that way, so a week of 600 rows and a week of
+6,000 get comparable verdicts.
+
 Both sides are counted in the same bins, built from the reference, with missing values as a
 bucket of their own: see monitoring.bins.
 
@@ -31,7 +38,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import polars as pl
 from scipy.special import rel_entr
-from scipy.stats import wasserstein_distance
+from scipy.stats import chi2_contingency, wasserstein_distance
 
 from monitoring.bins import (
     NUMERIC,
@@ -47,6 +54,7 @@ from monitoring.bins import (
 EPSILON = 1e-4  # share given to an empty bin in PSI
 IQR_PER_STD = 1.349  # interquartile range of a normal distribution, in standard deviations
 STATISTICS = ("psi", "js", "wasserstein")
+ALPHA = 0.001  # a feature drifts only if the chi-square test rejects at this level too
 
 
 @dataclass(frozen=True)
@@ -57,12 +65,15 @@ class DriftThresholds:
     wasserstein: float = 0.1  # Wasserstein distance / reference scale (see module docstring)
     bins: int = 10  # quantile bins of the reference for PSI/JS
     votes: int = 2  # how many of the three statistics must be over their threshold
+    alpha: float = ALPHA  # and the chi-square test of the binned counts must reject at this
 
     def __post_init__(self) -> None:
         if self.min_rows < 1:
             raise ValueError(f"min_rows must be at least 1, got {self.min_rows}")
         if self.bins < 1:
             raise ValueError(f"bins must be at least 1, got {self.bins}")
+        if not 0 < self.alpha <= 1:  # 1: effect sizes alone decide
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
         if not 1 <= self.votes <= len(STATISTICS):
             raise ValueError(f"votes must be between 1 and {len(STATISTICS)}, got {self.votes}")
         for name in STATISTICS:
@@ -86,6 +97,7 @@ class FeatureDrift:
     psi: float | None  # None when not judged
     js: float | None
     wasserstein: float | None  # None for categorical, or when a side has no finite values
+    p_value: float | None  # chi-square test of homogeneity over the bins; None when not judged
     drifted: bool
     reason: str  # e.g. "psi 0.31 >= 0.2, js 0.14 >= 0.1, wasserstein 0.05 < 0.1: drifted (...)"
 
@@ -109,6 +121,16 @@ def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> flo
     m = (r + c) / 2
     divergence = (rel_entr(r, m).sum() + rel_entr(c, m).sum()) / (2 * np.log(2))
     return float(np.sqrt(min(max(divergence, 0.0), 1.0)))
+
+
+def chi_square_p(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    """p-value of the chi-square test that both count vectors come from one distribution
+    (bins empty on both sides are left out; one bin left: nothing can differ, p = 1)."""
+    table = np.vstack([reference_counts, current_counts]).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 1.0
+    return float(chi2_contingency(table, correction=False).pvalue)
 
 
 def reference_scale(values: np.ndarray) -> float:
@@ -152,18 +174,25 @@ def _too_few_rows(reference_rows: int, current_rows: int, min_rows: int) -> str 
     return f"not judged: {', '.join(short)}" if short else None
 
 
-def _verdict(stats: dict[str, float | None], thresholds: DriftThresholds) -> tuple[bool, str]:
+def _verdict(
+    stats: dict[str, float | None], p_value: float, thresholds: DriftThresholds
+) -> tuple[bool, str]:
     """Drifted when `votes` of the available statistics reach their thresholds (all of them,
-    when fewer than `votes` are available: categorical features have no Wasserstein)."""
+    when fewer than `votes` are available: categorical features have no Wasserstein) and the
+    chi-square test rejects at `alpha`."""
     available = {name: value for name, value in stats.items() if value is not None}
     over = [name for name, value in available.items() if value >= getattr(thresholds, name)]
     needed = min(thresholds.votes, len(available))
-    drifted = len(over) >= needed
+    significant = p_value < thresholds.alpha or thresholds.alpha == 1
+    drifted = len(over) >= needed and significant
     parts = [
         f"{name} {value:.3g} {'>=' if name in over else '<'} {getattr(thresholds, name):g}"
         for name, value in available.items()
     ]
+    parts.append(f"chi-square p {p_value:.2g} {'<' if significant else '>='} {thresholds.alpha:g}")
     tally = f"{len(over)} of {len(available)} over threshold, {needed} needed"
+    if len(over) >= needed and not significant:
+        tally += "; the test says chance explains it"
     return drifted, f"{', '.join(parts)}: {'drifted' if drifted else 'stable'} ({tally})"
 
 
@@ -172,8 +201,9 @@ def _statistics(
     current: pl.Series,
     bins: int,
     finite: tuple[np.ndarray, np.ndarray] | None,
-) -> dict[str, float | None]:
-    """PSI and JS; Wasserstein too for a numeric feature, whose `finite` values are given."""
+) -> tuple[dict[str, float | None], float]:
+    """PSI and JS (and Wasserstein for a numeric feature, whose `finite` values are given), and
+    the chi-square test's p-value over the same bins."""
     if finite is not None:
         binning = numeric_bins(reference.drop_nulls(), bins)
     else:
@@ -186,7 +216,7 @@ def _statistics(
     }
     if finite is not None:
         stats["wasserstein"] = scaled_wasserstein(*finite)
-    return stats
+    return stats, chi_square_p(r, c)
 
 
 def feature_drift(
@@ -210,14 +240,15 @@ def feature_drift(
         psi=None,
         js=None,
         wasserstein=None,
+        p_value=None,
         drifted=False,
         reason=unjudged or "",
     )
     if unjudged:
         return result
     finite = (_finite(ref), _finite(cur)) if kind == NUMERIC else None
-    stats = _statistics(ref, cur, thresholds.bins, finite)
-    drifted, reason = _verdict(stats, thresholds)
+    stats, p_value = _statistics(ref, cur, thresholds.bins, finite)
+    drifted, reason = _verdict(stats, p_value, thresholds)
     if finite is not None and stats["wasserstein"] is None:
         reason += f"; {_wasserstein_note(*finite)}"
     return replace(
@@ -225,6 +256,7 @@ def feature_drift(
         psi=stats["psi"],
         js=stats["js"],
         wasserstein=stats["wasserstein"],
+        p_value=p_value,
         drifted=drifted,
         reason=reason,
     )
@@ -257,6 +289,7 @@ TABLE_SCHEMA = {
     "psi": pl.Float64,
     "js": pl.Float64,
     "wasserstein": pl.Float64,
+    "p_value": pl.Float64,
     "drifted": pl.Boolean,
     "reason": pl.String,
 }

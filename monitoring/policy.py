@@ -1,9 +1,13 @@
 """The retrain policy: given one period's evidence, retrain or not, and why, either way.
 
-Triggers: realized ROC AUC fell below the champion's served baseline by more than a margin;
-enough of the champion's most important features drifted; the champion is old enough for the
-schedule. A cooldown after each retrain holds back the next one, so one bad period does not
-retrain every period; a trigger held back by the cooldown is written down as such.
+Triggers, each from evidence scored against what it claims:
+- realized: the period's ROC AUC fell more than `auc_drop` below the champion's served
+  baseline (its first judged period), or its Brier score rose more than `brier_rise` above it;
+- drift: the period's drift alarm (monitoring.verdict: enough of what the champion relies on
+  moved, or its scores did), which speaks before the labels do;
+- schedule: the champion is old enough.
+The cooldown is a floor only: no retrain within `cooldown_periods` of the last one; a trigger
+held back by it is written down as such.
 """
 
 from dataclasses import dataclass, field
@@ -16,9 +20,12 @@ class Evidence:
     period: int  # 0-based index of the period just monitored
     auc: float | None  # realized this period (None: too few labelled examples)
     baseline_auc: float | None  # the champion's realized AUC in its first judged period
-    drifted_important: list[str]  # the champion's important features that drifted
+    drift_alarm: bool  # the period's drift verdict raised an alarm
+    drift_reason: str  # what the verdict said
     champion_periods: int  # periods the champion has served
     since_retrain: int | None  # periods since the last retrain (None: never retrained)
+    brier: float | None = None  # realized Brier score this period
+    baseline_brier: float | None = None  # the champion's, in its first judged period
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,17 @@ def triggers(e: Evidence, policy: PolicySettings) -> list[str]:
             f"realized ROC AUC {e.auc:.4f} is {e.baseline_auc - e.auc:.4f} below the champion's "
             f"served baseline {e.baseline_auc:.4f} (margin {policy.auc_drop})"
         )
-    if len(e.drifted_important) >= policy.drifted_features:
+    if (
+        e.brier is not None
+        and e.baseline_brier is not None
+        and e.brier - e.baseline_brier > policy.brier_rise
+    ):
         found.append(
-            f"{len(e.drifted_important)} of the champion's {policy.important_features} most "
-            f"important features drifted ({', '.join(e.drifted_important)}; "
-            f"threshold {policy.drifted_features})"
+            f"realized Brier {e.brier:.4f} is {e.brier - e.baseline_brier:.4f} above the "
+            f"champion's served baseline {e.baseline_brier:.4f} (margin {policy.brier_rise})"
         )
+    if e.drift_alarm:
+        found.append(f"drift {e.drift_reason}")
     if policy.schedule_periods and e.champion_periods >= policy.schedule_periods:
         found.append(
             f"the champion has served {e.champion_periods} periods "
@@ -57,7 +69,7 @@ def triggers(e: Evidence, policy: PolicySettings) -> list[str]:
 def decide(e: Evidence, policy: PolicySettings) -> Decision:
     fired = triggers(e, policy)
     if not fired:
-        return Decision(e.period, False, [], ["no trigger: " + _quiet(e, policy)])
+        return Decision(e.period, False, [], ["no trigger: " + _quiet(e)])
     if e.since_retrain is not None and e.since_retrain < policy.cooldown_periods:
         held = (
             f"cooldown: the last retrain was {e.since_retrain} period(s) ago "
@@ -67,10 +79,10 @@ def decide(e: Evidence, policy: PolicySettings) -> Decision:
     return Decision(e.period, True, fired, ["retrain: " + "; ".join(fired)])
 
 
-def _quiet(e: Evidence, policy: PolicySettings) -> str:
+def _quiet(e: Evidence) -> str:
     auc = "not judged" if e.auc is None else f"{e.auc:.4f}"
     base = "none yet" if e.baseline_auc is None else f"{e.baseline_auc:.4f}"
     return (
-        f"realized AUC {auc} (baseline {base}), {len(e.drifted_important)} important feature(s) "
-        f"drifted (< {policy.drifted_features}), champion {e.champion_periods} period(s) old"
+        f"realized AUC {auc} (baseline {base}), drift {e.drift_reason}, "
+        f"champion {e.champion_periods} period(s) old"
     )

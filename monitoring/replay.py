@@ -21,17 +21,19 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
-from monitoring import bins, drift, health, performance, platform, policy, report, skew
+from monitoring import alarms, bins, drift, health, performance, platform, policy, report, skew
 from monitoring import champion as champions
+from monitoring import verdict as verdicts
 from monitoring.errors import ReplayError
 from monitoring.logs import LogReader, feature_values
+from monitoring.reference import References
 from monitoring.server import SENT_SCHEMA, Server, running_server
 from monitoring.settings import ReplaySettings
 from monitoring.world import World, load_world, world_folder, write_drop, write_references
@@ -67,6 +69,7 @@ class Replay:
         self.store: FeatureStore | None = None
         self.server: Server | None = None
         self.clock: dict[str, float] = {}  # seconds spent per phase, this period
+        self.references = References(self.domain.task.seasonality, self.clock_of.period)
 
     # The walk's state, set by its first steps (run() takes them before any other).
 
@@ -144,6 +147,13 @@ class Replay:
         result = train(settings, self._train_say)
         self.say(f"[train] first champion: version {result.version}")
         self.champion = champions.load(settings, 0, self.s.reference_rows)
+        task = self.domain.task
+        unknown = [n for n in task.seasonality.calendar if n not in self.champion.names]
+        if unknown:
+            raise ReplayError(
+                f"task {task.name!r}: Seasonality.calendar names {unknown}, which are not "
+                f"numeric features of {self.champion.service} ({', '.join(self.champion.names)})"
+            )
 
     def _period(self, k: int, begin: datetime, end: datetime) -> None:
         tick, self.clock = time.perf_counter(), {}
@@ -230,12 +240,24 @@ class Replay:
         realized = performance.realized(
             performance.with_labels(served, examples, end, task), self.s.min_labelled
         )
-        thresholds = drift.DriftThresholds(min_rows=self.s.min_rows)
+        thresholds = replace(verdicts.JUDGED, min_rows=self.s.min_rows)
         values = feature_values(logged, champ.names)
-        features = drift.frame_drift(champ.reference, values, champ.names, thresholds)
+        probability = logged["probability"]
+        reference = self.references.of(champ, begin, end)
+        features = drift.frame_drift(reference.features, values, champ.names, thresholds)
         predictions = drift.feature_drift(
-            champ.reference_probability, logged["probability"], thresholds, "probability"
+            reference.probability, probability, thresholds, "probability"
         )
+        found = verdicts.verdict(
+            features,
+            predictions,
+            champ.importance,
+            task.seasonality.calendar,
+            reference.probability,
+            probability,
+            self.s.policy.drift_share,
+        )
+        self.references.served(begin, champ.version, values, probability)
         return {
             "period": k,
             "start": begin.isoformat(),
@@ -243,9 +265,12 @@ class Replay:
             "champion": champ.version,
             "champion_test_auc": champ.test_auc,
             "realized": realized,
+            "reference": reference.what,
             "drift": [asdict(d) for d in features],
             "prediction_drift": asdict(predictions),
-            "histograms": _moved(champ, values, features),
+            "verdict": found.asdict(),
+            "before": _before(champ, values, self.s.min_rows),
+            "histograms": _moved(reference.features, values, found),
             "skew": self._skew(logged, champ),
             "freshness": health.freshness(self._store, self._views(champ.service), end),
             "serving": health.serving(logged, sent),
@@ -282,15 +307,18 @@ class Replay:
         auc = summary["realized"]["roc_auc"]
         if champ.baseline_auc is None and auc is not None:
             champ.baseline_auc = auc  # its first judged period is its served baseline
-        important = champ.important(self.s.policy.important_features)
-        drifted = [d["feature"] for d in summary["drift"] if d["drifted"]]
+            champ.baseline_brier = summary["realized"]["brier"]
+        found = summary["verdict"]
         evidence = policy.Evidence(
             period=k,
             auc=auc,
             baseline_auc=champ.baseline_auc,
-            drifted_important=[n for n in important if n in drifted],
+            drift_alarm=found["alarm"],
+            drift_reason=found["reason"],
             champion_periods=k - champ.since_period + 1,
             since_retrain=k - self.retrains[-1] if self.retrains else None,
+            brier=summary["realized"]["brier"],
+            baseline_brier=champ.baseline_brier,
         )
         decided = policy.decide(evidence, self.s.policy)
         record = {**asdict(decided), "clock": clock.isoformat(), "evidence": asdict(evidence)}
@@ -350,6 +378,26 @@ class Replay:
             "clock": {k: str(v) for k, v in asdict(self.clock_of).items()},
             "seconds": seconds,
             "periods": self.periods,
+            "alarms": self._scored(),
+        }
+
+    def _scored(self) -> dict:
+        """The drift alarms (and the rule before them) against the periods that worsened."""
+        p = self.s.policy
+        window = self.domain.task.seasonality.periods
+        truth = alarms.worsened([q["realized"] for q in self.periods], window, p.auc_drop,
+                                p.brier_rise)  # fmt: skip
+        verdict = [q["verdict"] for q in self.periods]
+        curve = alarms.curve([v["weighted"] for v in verdict],
+                             [v["predictions_drifted"] for v in verdict], truth)  # fmt: skip
+        return {
+            "worsened": truth,
+            "rule": f"ROC AUC down more than {p.auc_drop} or Brier up more than "
+            f"{p.brier_rise} from the median of the {window} judged periods before",
+            "alarm": alarms.score([v["alarm"] for v in verdict], truth),
+            "before": alarms.score([q["before"]["alarm"] for q in self.periods], truth),
+            "curve": curve,
+            "best": alarms.best(curve),
         }
 
 
@@ -360,11 +408,24 @@ def _started(value: T | None, what: str) -> T:
     return value
 
 
-def _moved(champ: champions.Champion, served: pl.DataFrame, found: list) -> list[dict]:
-    """Histograms (reference vs `served` feature values) of the features that drifted, worst
-    first."""
-    moved = sorted((d for d in found if d.drifted), key=lambda d: -(d.psi or 0))
-    return [bins.histogram(champ.reference[d.feature], served[d.feature]) for d in moved[:6]]
+def _moved(reference: pl.DataFrame, served: pl.DataFrame, verdict: verdicts.Verdict) -> list[dict]:
+    """Histograms (reference vs `served` feature values) of the judged features that drifted,
+    most important first."""
+    return [bins.histogram(reference[n], served[n]) for n in verdict.drifted[:6]]
+
+
+# The rule before seasonality-aware references (kept to score both in one replay): every
+# feature against the training rows, effect sizes alone, an alarm when 3 of the champion's 8
+# most important features drifted.
+BEFORE_IMPORTANT, BEFORE_DRIFTED = 8, 3
+
+
+def _before(champ: champions.Champion, served: pl.DataFrame, min_rows: int) -> dict:
+    thresholds = drift.DriftThresholds(min_rows=min_rows, alpha=1.0)
+    found = drift.frame_drift(champ.reference, served, champ.names, thresholds)
+    drifted = [d.feature for d in found if d.drifted]
+    important = [n for n in champ.important(BEFORE_IMPORTANT) if n in drifted]
+    return {"drifted": drifted, "alarm": len(important) >= BEFORE_DRIFTED}
 
 
 def _append(path: Path, record: dict) -> None:
@@ -376,13 +437,15 @@ def _append(path: Path, record: dict) -> None:
 def _line(p: dict) -> str:
     r = p["realized"]
     auc = "n/a" if r["roc_auc"] is None else f"{r['roc_auc']:.3f}"
-    drifted = sum(d["drifted"] for d in p["drift"])
+    v = p["verdict"]
+    drifted = f"{len(v['drifted'])} ({v['weighted']:.0%} of importance)"
     action = p["decision"].get("outcome", {}).get("action") or (
         "retrain" if p["decision"]["retrain"] else "keep"
     )
     phases = ", ".join(f"{k} {v:.0f}" for k, v in p["phases"].items())
     return (
         f"[period {p['period'] + 1:2d}] {p['start'][:10]}: {r['predictions']} predictions, "
-        f"AUC {auc}, {drifted} feature(s) drifted, skew {p['skew']['rate']:.1%}, "
+        f"AUC {auc}, drifted {drifted}{', ALARM' if v['alarm'] else ''}, "
+        f"skew {p['skew']['rate']:.1%}, "
         f"champion v{p['champion']}: {action} ({p['seconds']:.0f} s: {phases})"
     )

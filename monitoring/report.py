@@ -60,8 +60,10 @@ def headline_figures(summary: dict) -> dict:
         "predictions": sum(p["realized"]["predictions"] for p in periods),
         "period_auc_min": min(aucs) if aucs else None,
         "period_auc_max": max(aucs) if aucs else None,
-        "drift_detections": sum(sum(d["drifted"] for d in p["drift"]) for p in periods),
-        "periods_with_drift": sum(any(d["drifted"] for d in p["drift"]) for p in periods),
+        "drift_detections": sum(len(p["verdict"]["drifted"]) for p in periods),
+        "periods_alarmed": sum(p["verdict"]["alarm"] for p in periods),
+        "periods_alarmed_before": sum(p["before"]["alarm"] for p in periods),
+        **_alarm_figures(summary.get("alarms")),
         "retrains": len(retrains),
         "promotions": sum(d.get("outcome", {}).get("action") == "promote" for d in retrains),
         "held_by_cooldown": sum(bool(d["triggers"]) and not d["retrain"] for d in decisions),
@@ -72,6 +74,26 @@ def headline_figures(summary: dict) -> dict:
         ),
         "minutes": summary["seconds"] / 60,
     }
+
+
+def _alarm_figures(scored: dict | None) -> dict:
+    """Precision and recall of the drift alarm (and of the rule before it) against the periods
+    that worsened, and the best operating point on the curve."""
+    if not scored:
+        return {}
+    out = {"periods_worsened": scored["alarm"]["worsened_periods"]}
+    for name in ("alarm", "before"):
+        found = scored[name]
+        out[f"{name}_precision"] = found["precision"]
+        out[f"{name}_recall"] = found["recall"]
+    best = scored.get("best")
+    if best:
+        how = "or the probabilities drifted" if best["with_predictions"] else "alone"
+        out["best_operating_point"] = (
+            f"weighted share >= {best['share']:.2f} {how}: precision {_num(best['precision'], 2)}, "
+            f"recall {_num(best['recall'], 2)}, {best['alarmed_periods']} periods alarmed"
+        )
+    return out
 
 
 # -- the summary page -------------------------------------------------------------------------
@@ -85,7 +107,9 @@ def summary_body(summary: dict, headline: dict) -> str:
             p["realized"]["predictions"],
             _num(p["realized"]["roc_auc"]),
             _num(p["realized"]["brier"]),
-            sum(d["drifted"] for d in p["drift"]),
+            f"{len(p['verdict']['drifted'])} ({p['verdict']['weighted']:.0%})",
+            _flag(p["verdict"]["alarm"]),
+            _worsened(summary, p["period"]),
             f"{p['skew']['rate']:.1%}",
             "v" + p["champion"],
             _decision(p["decision"]),
@@ -99,10 +123,28 @@ def summary_body(summary: dict, headline: dict) -> str:
         + _img(health_chart(periods))
         + "<h2>Periods</h2>"
         + _table(
-            ["period", "predictions", "AUC", "Brier", "drifted", "skew", "champion", "decision"],
+            [
+                "period",
+                "predictions",
+                "AUC",
+                "Brier",
+                "drifted (share of importance)",
+                "alarm",
+                "worsened",
+                "skew",
+                "champion",
+                "decision",
+            ],
             rows,
         )  # fmt: skip
     )
+
+
+def _worsened(summary: dict, k: int) -> str:
+    truth = summary.get("alarms", {}).get("worsened")
+    if truth is None or truth[k] is None:
+        return "not scored"
+    return _flag(truth[k])
 
 
 def _decision(d: dict) -> str:
@@ -143,10 +185,10 @@ def drift_heatmap(periods: list[dict]) -> bytes:
     if names:
         image = ax.imshow(list(map(list, zip(*grid, strict=True))), aspect="auto",
                           cmap="Reds", vmin=0, vmax=1)  # fmt: skip
-        fig.colorbar(image, ax=ax, label="PSI (0.2: drift)")
+        fig.colorbar(image, ax=ax, label="PSI (0.2: drift, with the test)")
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xticks(range(len(periods)), [str(i + 1) for i in range(len(periods))])
-    ax.set(xlabel="period", title="Drift per feature: PSI against the champion's training frame")
+    ax.set(xlabel="period", title="Drift per feature: PSI against each period's reference")
     return _png(fig)
 
 
@@ -173,7 +215,8 @@ def period_body(p: dict) -> str:
     r = p["realized"]
     drift_rows = [
         [d["feature"], d["kind"], d["current_rows"], _num(d["psi"]), _num(d["js"]),
-         _num(d["wasserstein"]), _flag(d["drifted"]), html.escape(d["reason"])]
+         _num(d["wasserstein"]), _num(d["p_value"], 6), _flag(d["drifted"]),
+         html.escape(d["reason"])]
         for d in p["drift"]
     ]  # fmt: skip
     skew_rows = [
@@ -193,9 +236,14 @@ def period_body(p: dict) -> str:
         + _table(["predicted p", "rows", "mean predicted", "observed rate"],
                  [[c["bin"], c["rows"], _num(c["predicted"]), _num(c["observed"])]
                   for c in r["calibration"]])  # fmt: skip
-        + "<h2>Drift against the training frame</h2>"
-        + _kv({"prediction drift": p["prediction_drift"]["reason"]})
-        + _table(["feature", "kind", "served rows", "PSI", "JS", "Wasserstein", "drifted",
+        + f"<h2>Drift against {html.escape(p['reference'])}</h2>"
+        + _kv({"verdict": p["verdict"]["reason"],
+               "calendar shift (not judged)": ", ".join(p["verdict"]["calendar_shift"]),
+               "prediction drift": p["prediction_drift"]["reason"],
+               "expected Brier shift": p["verdict"]["expected_brier_shift"],
+               "before (training rows, effect sizes alone)":
+                   f"{len(p['before']['drifted'])} drifted, alarm {p['before']['alarm']}"})
+        + _table(["feature", "kind", "served rows", "PSI", "JS", "Wasserstein", "p", "drifted",
                   "reason"], drift_rows)  # fmt: skip
         + "".join(_img(histogram_chart(h)) for h in p["histograms"])
         + f"<h2>Training/serving skew ({p['skew']['rows']} logged predictions rebuilt)</h2>"
@@ -214,7 +262,7 @@ def histogram_chart(h: dict) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 2.8))
     labels = h["labels"]
     x = range(len(labels))
-    ax.bar([i - 0.2 for i in x], h["reference"]["shares"], 0.4, label="training")
+    ax.bar([i - 0.2 for i in x], h["reference"]["shares"], 0.4, label="reference")
     ax.bar([i + 0.2 for i in x], h["current"]["shares"], 0.4, label="served")
     ax.set_xticks(list(x), labels, rotation=45, ha="right", fontsize=7)
     ax.set(title=f"{h['feature']}: share of rows per bin", ylabel="share")

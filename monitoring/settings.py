@@ -25,16 +25,17 @@ class PolicySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LARDER_POLICY_")
 
-    # Realized ROC AUC below the champion's own served baseline (its first judged period)
-    # by more than this: performance has fallen.
+    # Realized ROC AUC below (Brier above) the champion's own served baseline (its first
+    # judged period) by more than this: performance has fallen. The same margins tell a
+    # worsened period when alarms are scored (monitoring.alarms).
     auc_drop: float = Field(default=0.03, ge=0)
-    # This many of the champion's `important_features` drifted in one period: the data moved.
-    drifted_features: int = Field(default=3, ge=1)
-    important_features: int = Field(default=8, ge=1)
+    brier_rise: float = Field(default=0.01, ge=0)
+    # The drift alarm: this share of the champion's importance drifted (or its scores did).
+    drift_share: float = Field(default=0.25, gt=0, le=1)
     # Retrain anyway when the champion is this many periods old (0: never on a schedule).
     schedule_periods: int = Field(default=12, ge=0)
-    # No retrain within this many periods of the last one, whatever the triggers say.
-    cooldown_periods: int = Field(default=4, ge=0)
+    # A floor: no retrain within this many periods of the last one, whatever the triggers say.
+    cooldown_periods: int = Field(default=2, ge=0)
     min_labelled: int | None = Field(default=None, ge=1)  # None: the task's Replay.min_rows
 
 

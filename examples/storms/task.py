@@ -6,7 +6,7 @@ Split by season: train on 1975-2014, calibrate on 2015-2018, report on 2019-2022
 
 from datetime import UTC, datetime, timedelta
 
-from larder import GradientBoosting, RateBy, Replay, Task, TimeSplit
+from larder import GradientBoosting, RateBy, Replay, Seasonality, Task, TimeSplit
 
 hurricane_24h = Task(
     name="hurricane_24h",
@@ -52,6 +52,9 @@ hurricane_24h = Task(
         recent=timedelta(days=365),
         min_rows=100,
     ),
+    # Decades of seasons: each period is judged against the training fixes of the same weeks
+    # of the year (a September is busier and stronger than a June in every year).
+    seasonality=Seasonality(calendar=("month",), reference="same_weeks", window=timedelta(days=28)),
     limits=(
         "Trained on the North Atlantic's best-track data (reanalysed after each season): "
         "operational fixes, made in real time, are noisier.",

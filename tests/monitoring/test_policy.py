@@ -5,13 +5,17 @@ import pytest
 from monitoring.policy import Evidence, decide
 from monitoring.settings import PolicySettings
 
-POLICY = PolicySettings(auc_drop=0.03, drifted_features=3, schedule_periods=12, cooldown_periods=4)
+POLICY = PolicySettings(
+    auc_drop=0.03, brier_rise=0.01, drift_share=0.3, schedule_periods=12, cooldown_periods=4
+)
+ALARM = "alarm: 40% of the champion's importance drifted (>= 30%: temp, dewp)"
 
 
 def evidence(**changes) -> Evidence:
     quiet = dict(
-        period=5, auc=0.70, baseline_auc=0.71, drifted_important=[], champion_periods=5,
-        since_retrain=None,
+        period=5, auc=0.70, baseline_auc=0.71, drift_alarm=False,
+        drift_reason="no alarm: 0% of the champion's importance drifted", champion_periods=5,
+        since_retrain=None, brier=0.16, baseline_brier=0.155,
     )  # fmt: skip
     return Evidence(**{**quiet, **changes})
 
@@ -26,7 +30,8 @@ def test_no_trigger_keeps_the_champion_and_says_why():
     ("changes", "words"),
     [
         ({"auc": 0.67}, "below the champion's served baseline"),
-        ({"drifted_important": ["temp", "dewp", "humid"]}, "3 of the champion's 8"),
+        ({"brier": 0.17}, "realized Brier 0.1700 is 0.0150 above"),
+        ({"drift_alarm": True, "drift_reason": ALARM}, "drift alarm: 40% of the champion's"),
         ({"champion_periods": 12}, "schedule: every 12"),
     ],
 )
@@ -40,7 +45,8 @@ def test_a_fall_within_the_margin_or_unjudged_is_no_trigger():
     assert not decide(evidence(auc=0.685), POLICY).retrain  # 0.025 < 0.03
     assert not decide(evidence(auc=None), POLICY).retrain
     assert not decide(evidence(baseline_auc=None, auc=0.5), POLICY).retrain
-    assert not decide(evidence(drifted_important=["temp", "dewp"]), POLICY).retrain
+    assert not decide(evidence(brier=0.164), POLICY).retrain  # 0.009 < 0.01
+    assert not decide(evidence(brier=None), POLICY).retrain
 
 
 def test_cooldown_holds_back_a_trigger_until_it_has_passed():

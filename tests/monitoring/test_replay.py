@@ -47,7 +47,7 @@ def settings(base: Path, source: Path) -> ReplaySettings:
         drift_min_rows=20,
         skew_sample=50,
         port=free_port(),
-        policy=PolicySettings(min_labelled=20, drifted_features=1, cooldown_periods=2),
+        policy=PolicySettings(min_labelled=20, drift_share=0.01, cooldown_periods=2),
     )
 
 
@@ -149,7 +149,7 @@ def test_the_storms_replay_runs_from_its_own_files(tmp_path):
         drift_min_rows=10,
         skew_sample=30,
         port=free_port(),
-        policy=PolicySettings(min_labelled=10, drifted_features=1, cooldown_periods=1),
+        policy=PolicySettings(min_labelled=10, drift_share=0.01, cooldown_periods=1),
     )
     Replay(replay, say=lambda _: None).run()
     summary = json.loads((replay.report_dir / "summary.json").read_text())
