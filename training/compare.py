@@ -143,7 +143,8 @@ def markdown(table: pd.DataFrame) -> str:
         return f"{row[key]:{fmt}} [{row[f'{key}_ci_low']:{fmt}}, {row[f'{key}_ci_high']:{fmt}}]"
 
     lines = [
-        "| variant | inputs | ROC AUC | paired AUC difference | log loss | Brier | ECE |",
+        "| variant | inputs | ROC AUC | paired AUC difference (variant - full; reference: "
+        "full - reference) | log loss | Brier | ECE |",
         "|---|---|---|---|---|---|---|",
     ]
     for _, row in table.iterrows():
