@@ -15,6 +15,7 @@ LARDER_ADMIN_TOKEN, POST /push and /admin/reload.
 
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -173,6 +174,7 @@ def lifespan_for(
         )
         state.log.start()
         poll = asyncio.create_task(state.reloader.poll()) if settings.reload_interval_s else None
+        settle_heap()
         try:
             yield
         finally:
@@ -184,6 +186,16 @@ def lifespan_for(
             await state.store.close()
 
     return lifespan
+
+
+def settle_heap() -> None:
+    """Move what start-up built (Feast's registry, the model, the libraries: about half a
+    million objects) out of the garbage collector's sight. Otherwise every full collection
+    walks all of it and stalls the worker's requests for about 350 ms, the tail spikes of a
+    loaded server; after `gc.freeze()` a full collection takes a few milliseconds. A reload
+    builds a new model later, which the collector tracks as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def limit_threads(threads: int) -> None:
