@@ -6,7 +6,7 @@ relies on that is, and how far its scores are expected to move.
 - Every other feature is judged (monitoring.drift: effect sizes and a test) at the floors of
   `JUDGED`: all three effect sizes (PSI 0.25, the "major shift" of credit scoring; JS 0.2;
   Wasserstein 0.25 reference standard deviations) must agree. Lower floors flag most features
-  of an operational stream every week: a week of weather or of carrier rates is never the
+  of an operational stream every week: a week of conditions or of group rates is never the
   week before, and a shift of a tenth of a standard deviation is not one a model feels.
   Each drifted feature is weighted by its
   importance to the champion (the drop in test ROC AUC when it is shuffled, computed at
@@ -18,7 +18,7 @@ relies on that is, and how far its scores are expected to move.
   with the scores alone, before any label arrives.
 
 The alarm: `weighted` reaches `share`. The probabilities' drift is reported beside it, not
-alarmed on: scores that move with the population (more summer storms, more late evenings) say
+alarmed on: scores that move with the population (a busier season, more late hours) say
 the inputs changed, not that the model reads them wrongly; the replay scores both ways
 (monitoring.alarms).
 """

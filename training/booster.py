@@ -8,7 +8,7 @@ trees' own route for it) and counted, not refused.
 
 Every consumer calls the same public methods: `predict_proba(frame)` for a DataFrame (training,
 promotion, monitoring), `encode_rows` then `proba` for a handful of dict rows (serving): for
-the flights' 400 trees, about 0.15 ms for one row (half of it LightGBM's fixed cost per call)
+a model of 400 trees, about 0.15 ms for one row (half of it LightGBM's fixed cost per call)
 and 5 ms for 100 (bench/inference_bench.py compares ONNX Runtime). The booster is
 kept as LightGBM's text model, so a saved model holds no pickled LightGBM object.
 """
