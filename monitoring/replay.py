@@ -268,7 +268,7 @@ class Replay:
             "reference": reference.what,
             "drift": [asdict(d) for d in features],
             "prediction_drift": asdict(predictions),
-            "verdict": found.asdict(),
+            "verdict": asdict(found),
             "before": _before(champ, values, self.s.min_rows),
             "histograms": _moved(reference.features, values, found),
             "skew": self._skew(logged, champ),

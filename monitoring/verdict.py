@@ -24,7 +24,7 @@ the inputs changed, not that the model reads them wrongly; the replay scores bot
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -45,9 +45,6 @@ class Verdict:
     expected_brier_shift: float | None  # E[p(1-p)] now minus on the reference
     alarm: bool
     reason: str
-
-    def asdict(self) -> dict:
-        return asdict(self)
 
 
 def verdict(
