@@ -209,22 +209,25 @@ flight_delay_v1 = FeatureService(
     tags={"model": "flight_delay"},
 )
 
+# Every view of the flights: v2 serves them all, v3 adds the propagated delay.
+FULL_SET = [
+    aircraft_history,
+    aircraft_delays,
+    aircraft_last_leg,
+    aircraft_today,
+    plane_attributes,
+    carrier_performance,
+    origin_departures,
+    origin_weather,
+    dest_arrivals,
+    route_delays,
+    flight_schedule,
+    plane_age,
+]
+
 flight_delay_v2 = FeatureService(
     name="flight_delay_v2",
-    features=[
-        aircraft_history,
-        aircraft_delays,
-        aircraft_last_leg,
-        aircraft_today,
-        plane_attributes,
-        carrier_performance,
-        origin_departures,
-        origin_weather,
-        dest_arrivals,
-        route_delays,
-        flight_schedule,
-        plane_age,
-    ],
+    features=FULL_SET,
     description=(
         "Features of the flight-delay model, full set: the aircraft (recent delays, last leg, "
         "today's flights, registry record), carrier, origin (traffic, weather), destination, "
@@ -236,21 +239,7 @@ flight_delay_v2 = FeatureService(
 
 flight_delay_v3 = FeatureService(
     name="flight_delay_v3",
-    features=[
-        aircraft_history,
-        aircraft_delays,
-        aircraft_last_leg,
-        aircraft_today,
-        plane_attributes,
-        carrier_performance,
-        origin_departures,
-        origin_weather,
-        dest_arrivals,
-        route_delays,
-        flight_schedule,
-        plane_age,
-        propagated_delay,
-    ],
+    features=[*FULL_SET, propagated_delay],
     description=(
         "The full set of flight_delay_v2 and the delay the aircraft's inbound leg would pass on "
         "to the flight (propagated_delay). Entity rows need tailnum, carrier, origin and dest."
