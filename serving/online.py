@@ -20,15 +20,16 @@ from typing import Any
 from feast import FeatureService, FeatureStore, FeatureView, OnDemandFeatureView
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
-from feast.type_map import feast_value_type_to_python_type
 from feast.value_type import ValueType
 
 from serving.errors import BadReadError
 from serving.request_features import RequestTransform, request_transform, sources
-from stores.feast_private import provider
+from stores import codecs
+from stores.codecs import proto_python
+from stores.feast_private import online_store, provider
+from stores.online import ABSENT, whole_seconds
 
 PRESENT, NOT_FOUND, STALE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
-SCALARS = {"int64_val", "int32_val", "double_val", "float_val", "string_val", "bool_val"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Plan:
         return [n for read in (*answered, *self.requested) for n in read.names]
 
 
-@dataclass
+@dataclass(slots=True)
 class Column:
     """One feature over the request's rows; statuses are Feast's FieldStatus names."""
 
@@ -162,12 +163,24 @@ def _find_view(store: FeatureStore, name: str):
     raise BadReadError(f"the registry has no feature view {name!r}: see `feast feature-views list`")
 
 
+Cell = tuple[tuple[Any, ...], tuple[str, ...]]  # one entity's values and statuses in a view
+Found = tuple[datetime | None, float | None, Cell | None]  # (timestamp, its epoch seconds, cell)
+_NOT_STORED: Found = (None, None, None)
+
+
 class OnlineReader:
     """Reads plans through the store's provider; holds no state between requests."""
 
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
         self._provider = provider(store)
+        # The platform's own SQLite store answers Python values by serialized key directly
+        # (BulkSqliteOnlineStore.values_reader); any other store is read through Feast's
+        # OnlineStore interface, one EntityKey and ValueProto per value.
+        direct = getattr(online_store(store), "values_reader", None)
+        version = store.config.entity_key_serialization_version
+        self._direct = direct if direct is not None and version == 3 else None
+        self._directs: dict[int, _Direct] = {}  # id of a ViewRead -> its reader
 
     def read(
         self, plan: Plan, entities: Mapping[str, Sequence[Any]], as_of: Sequence[float]
@@ -201,21 +214,15 @@ class OnlineReader:
     def _read_view(
         self, read: ViewRead, entities, rows: int, as_of, answer: Answer
     ) -> list[Column]:
+        if rows == 1 and self._direct:
+            return self._read_one(read, entities, as_of[0], answer)
         # Every column has `rows` values (checked by _row_count).
         keys = list(zip(*(entities[c] for c in read.columns), strict=True)) if rows else []
         unique = list(dict.fromkeys(keys))
-        protos = [_known_entity_key(read, key) for key in unique]
-        records = self._provider.online_read(
-            self.store.config, read.view, protos, list(read.features)
-        )
         # Decoded once per distinct entity: a batch often repeats one (e.g. a carrier).
-        found = {
-            key: _decoded(read.features, ts, data)
-            for key, (ts, data) in zip(unique, records, strict=True)
-        }
+        found = self._found_direct(read, unique) if self._direct else self._found(read, unique)
         width = len(read.features)
-        missing = ((None,) * width, (NOT_FOUND,) * width)
-        stale = ((None,) * width, (STALE,) * width)
+        missing, stale = _missing(width), _stale(width)
         stamps, cells, oldest = [], [], None
         for i, key in enumerate(keys):
             ts, seconds, cell = found[key]
@@ -238,8 +245,112 @@ class OnlineReader:
             for name, vs, ss in zip(read.names, values, statuses, strict=True)
         ]
 
+    def _read_one(self, read: ViewRead, entities, as_of: float, answer: Answer) -> list[Column]:
+        """`_read_view` for one row from the platform's store: a request for one entity."""
+        direct = self._direct_for(read)
+        row = direct.values.one(direct.key_bytes(tuple([entities[c][0] for c in read.columns])))
+        width, view = len(read.features), read.view.name
+        if row is None:
+            ts, cell = None, _missing(width)
+        else:
+            ts, seconds, cell = _direct_cell(*row)
+            if read.ttl_s is not None:
+                answer.ages[view] = age = as_of - seconds
+                if age > read.ttl_s:
+                    cell = _stale(width)
+        stamps = [ts]
+        return [
+            Column(name, view, [value], [status], stamps)
+            for name, value, status in zip(read.names, cell[0], cell[1], strict=True)
+        ]
 
-Cell = tuple[tuple[Any, ...], tuple[str, ...]]  # one entity's values and statuses in a view
+    def _found(self, read: ViewRead, unique: list[tuple]) -> dict[tuple, Found]:
+        protos = [_known_entity_key(read, key) for key in unique]
+        records = self._provider.online_read(
+            self.store.config, read.view, protos, list(read.features)
+        )
+        return {
+            key: _decoded(read.features, ts, data)
+            for key, (ts, data) in zip(unique, records, strict=True)
+        }
+
+    def _found_direct(self, read: ViewRead, unique: list[tuple]) -> dict[tuple, Found]:
+        direct = self._direct_for(read)
+        if len(unique) == 1:
+            key = unique[0]
+            row = direct.values.one(direct.key_bytes(key))
+            return {key: _NOT_STORED if row is None else _direct_cell(*row)}
+        serialized = [direct.key_bytes(key) for key in unique]
+        rows = direct.values(serialized)
+        found: dict[tuple, Found] = {}
+        for key, wanted in zip(unique, serialized, strict=True):
+            row = rows.get(wanted)
+            found[key] = _NOT_STORED if row is None else _direct_cell(*row)
+        return found
+
+    def _direct_for(self, read: ViewRead) -> "_Direct":
+        known = self._directs.get(id(read))
+        if known is None or known.read is not read:  # the read it was built for, not a later one
+            assert self._direct is not None
+            values = self._direct(self.store.config, read.view, read.features)
+            known = self._directs[id(read)] = _Direct(read, values)
+        return known
+
+
+class _Direct:
+    """One view read's store reader, and the serialized keys of the entities it has read."""
+
+    def __init__(self, read: ViewRead, values: Any) -> None:
+        self.read, self.values = read, values
+        self._keys: dict[tuple, bytes] = {}
+
+    def key_bytes(self, key: tuple) -> bytes:
+        # Keyed with the values' types too, since 1 == 1.0 == True.
+        typed = (key, tuple(map(type, key)))
+        found = self._keys.get(typed)
+        if found is None:
+            read = self.read
+            for value, kind, column in zip(key, read.types, read.columns, strict=True):
+                _value(value, kind, column)  # the same check, and error, as the EntityKey path
+            if len(self._keys) >= KEY_MEMORY:
+                self._keys.clear()
+            found = self._keys[typed] = codecs.entity_key(read.join_keys, read.types, key)
+        return found
+
+
+KEY_MEMORY = 65536  # serialized keys a view read remembers (a server reads the same ones)
+
+
+def _direct_cell(micros: int, stored: tuple[Any, ...]) -> tuple[datetime, float, Cell]:
+    """A stored row's (timestamp, its epoch seconds, cell), ABSENT features not found."""
+    ts, seconds = _stamp(micros)
+    if ABSENT in stored:
+        values = tuple([None if v is ABSENT else v for v in stored])
+        statuses = tuple([NOT_FOUND if v is ABSENT else PRESENT for v in stored])
+    else:
+        values, statuses = stored, _present(len(stored))
+    return ts, seconds, (values, statuses)
+
+
+@lru_cache(maxsize=16384)  # a server reads the same rows again and again
+def _stamp(micros: int) -> tuple[datetime, float]:
+    ts = whole_seconds(micros)
+    return ts, ts.timestamp()
+
+
+@lru_cache(maxsize=64)
+def _present(width: int) -> tuple[str, ...]:
+    return (PRESENT,) * width
+
+
+@lru_cache(maxsize=64)
+def _missing(width: int) -> Cell:
+    return (None,) * width, (NOT_FOUND,) * width
+
+
+@lru_cache(maxsize=64)
+def _stale(width: int) -> Cell:
+    return (None,) * width, (STALE,) * width
 
 
 def _decoded(
@@ -249,16 +360,9 @@ def _decoded(
     if data is None:
         return ts, None, None
     protos = [data.get(feature) for feature in features]
-    values = tuple([None if proto is None else _python(proto) for proto in protos])
+    values = tuple([None if proto is None else proto_python(proto) for proto in protos])
     statuses = tuple([NOT_FOUND if proto is None else PRESENT for proto in protos])
     return ts, None if ts is None else ts.timestamp(), (values, statuses)
-
-
-def _python(proto: Value) -> Any:
-    kind = proto.WhichOneof("val")
-    if kind is None:
-        return None
-    return getattr(proto, kind) if kind in SCALARS else feast_value_type_to_python_type(proto)
 
 
 def _known_entity_key(read: ViewRead, key: tuple) -> EntityKey:

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.type_map import python_values_to_proto_values
+from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from feast.value_type import ValueType
 
 PROTO = "proto"  # a serialized ValueProto: any type, and every value written through protos
@@ -91,6 +92,45 @@ _DECODERS: dict[str, Decoder] = {
 }
 
 
+PythonDecoder = Callable[[Any], Any]
+
+
+def python_decoder(codec: str) -> PythonDecoder | None:
+    """The stored value -> Python value function of `codec`: what `proto_python` gives for the
+    ValueProto `decoder(codec)` builds, without building it. None: the stored value is already
+    that Python value (most codecs; a null is None either way)."""
+    return _PYTHON.get(codec)
+
+
+def proto_python(proto: ValueProto) -> Any:
+    """A ValueProto's Python value, as Feast's online response holds it (None: no value)."""
+    kind = proto.WhichOneof("val")
+    if kind is None:
+        return None
+    return getattr(proto, kind) if kind in _SCALARS else feast_value_type_to_python_type(proto)
+
+
+_SCALARS = {"int64_val", "int32_val", "double_val", "float_val", "string_val", "bool_val"}
+_FLOAT32 = struct.Struct("<f")
+
+
+def _float32(stored: Any) -> Any:
+    # float_val holds a C float: the double rounds to nearest, as protobuf rounds it.
+    if stored is None:
+        return None
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(stored))[0]
+    except OverflowError:  # beyond float32's range: protobuf gives an infinity
+        return float(np.float32(stored))
+
+
+_PYTHON: dict[str, PythonDecoder] = {
+    PROTO: lambda blob: proto_python(_parse(blob)),
+    "float": _float32,
+    "bool": lambda stored: None if stored is None else bool(stored),
+}
+
+
 _KEY_FORMAT = {  # value type -> (struct format of the value, arrow type)
     ValueType.INT64: ("<q", pa.int64()),
     ValueType.INT32: ("<i", pa.int32()),
@@ -114,6 +154,30 @@ def entity_keys(columns: dict[str, tuple[pa.ChunkedArray, ValueType]], version: 
     if len(parts) == 1:
         return [head + p for p in parts[0]]
     return [head + b"".join(p) for p in zip(*parts, strict=True)]
+
+
+def entity_key(names: Sequence[str], types: Sequence[ValueType], values: Sequence[Any]) -> bytes:
+    """One entity's serialized key (version 3) from its join keys' names, types and values,
+    byte for byte what `entity_keys` gives for a row; strings and integers only (ValueError
+    for anything else: a caller with other types builds Feast's EntityKey instead)."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    out = [struct.pack("<I", len(names))]
+    for i in order:
+        encoded = names[i].encode("utf8")
+        out.append(struct.pack("<II", ValueType.STRING.value, len(encoded)) + encoded)
+    for i in order:
+        out.append(_key_value(values[i], types[i]))
+    return b"".join(out)
+
+
+def _key_value(value: Any, value_type: ValueType) -> bytes:
+    if value_type == ValueType.STRING and isinstance(value, str):
+        encoded = value.encode("utf8")
+        return struct.pack("<II", ValueType.STRING.value, len(encoded)) + encoded
+    if value_type in _KEY_FORMAT and isinstance(value, int) and not isinstance(value, bool):
+        fmt, _ = _KEY_FORMAT[value_type]
+        return struct.pack("<II" + fmt[1:], value_type.value, struct.calcsize(fmt), value)
+    raise ValueError(f"an entity key of type {value_type.name} cannot hold {value!r}")
 
 
 def serialized_keys(keys: Sequence[EntityKeyProto], version: int) -> list[bytes]:

@@ -55,6 +55,10 @@ class BulkSqliteOnlineStoreConfig(FeastConfigBaseModel):
 
 
 Fields = tuple[tuple[str, int, codecs.Decoder], ...]  # (feature, position in a row, decoder)
+# Per requested feature: its decoder to Python (None: the stored value is the Python value;
+# ABSENT: the row's layout lacks the feature).
+Picks = tuple[Any, ...]
+ABSENT = object()  # read_values: the row was written without this feature (stock: not found)
 Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
 
 
@@ -199,6 +203,14 @@ class BulkSqliteOnlineStore(OnlineStore):
             found.update(self._read_chunk(config, table, wanted[start : start + READ_CHUNK]))
         return [found.get(key, (None, None)) for key in wanted]
 
+    def values_reader(
+        self, config: RepoConfig, view: FeatureView, features: Sequence[str]
+    ) -> "ValuesReader":
+        """A reader of `features` of `view` by serialized entity key, built once and kept by
+        the caller (the server's read plans): it answers the values `online_read` gives, as
+        the Python values Feast's response holds, without a ValueProto per value."""
+        return ValuesReader(self, config, view, tuple(features))
+
     def newest_event(self, config: RepoConfig, view: FeatureView) -> datetime | None:
         """The latest event timestamp stored for the view (None: nothing stored yet)."""
         sql = f"SELECT max(event_ts) FROM {ident(table_name(config, view))}"
@@ -229,7 +241,7 @@ class BulkSqliteOnlineStore(OnlineStore):
             if fields is None:
                 fields = by_layout[layout] = _fields(columns, self._layout(conn, layout))
             values = {feature: decode(row[at]) for feature, at, decode in fields}
-            found[row[key_at]] = (_whole_seconds(row[event_at]), values)
+            found[row[key_at]] = (whole_seconds(row[event_at]), values)
         return found
 
     # -- infrastructure -------------------------------------------------------------------
@@ -258,6 +270,97 @@ class BulkSqliteOnlineStore(OnlineStore):
         with conn:
             for view in tables:
                 conn.execute(f"DROP TABLE IF EXISTS {ident(table_name(config, view))}")
+
+
+class ValuesReader:
+    """Reads one view's features by serialized entity key: one SELECT of exactly the key, the
+    event time, the layout and the wanted features, with each row decoded by its layout's
+    codecs (a feature its layout lacks is ABSENT, as stock Feast answers it not found)."""
+
+    def __init__(
+        self, store: BulkSqliteOnlineStore, config: RepoConfig, view: FeatureView, features
+    ) -> None:
+        self._store, self._config, self.features = store, config, features
+        self._table = ident(table_name(config, view))
+        self._head = ""  # "SELECT ... FROM table WHERE entity_key", once the table exists
+        self._lacking = False  # some feature has no column yet
+        self._sql: dict[int, str] = {}  # key count -> statement
+        self._picks: dict[int, Picks | None] = {}  # layout -> its picks (None: no decoding)
+
+    def __call__(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, tuple[Any, ...]]]:
+        """key -> (event time in UTC microseconds, the features' values); keys not stored are
+        left out."""
+        found: dict[bytes, tuple[int, tuple[Any, ...]]] = {}
+        for start in range(0, len(keys), READ_CHUNK):
+            chunk = keys[start : start + READ_CHUNK]
+            for row in self._rows(chunk):
+                found[row[0]] = (row[1], self._values(row))
+        return found
+
+    def one(self, key: bytes) -> tuple[int, tuple[Any, ...]] | None:
+        """One key's (event time, values), or None when it is not stored."""
+        for row in self._rows((key,)):
+            return row[1], self._values(row)
+        return None
+
+    def _rows(self, keys: Sequence[bytes]) -> Any:
+        sql = self._sql.get(len(keys))
+        if sql is None or self._lacking:
+            if (not self._head or self._lacking) and not self._prepare():
+                return ()  # applied but never materialized: nothing stored yet
+            where = " = ?" if len(keys) == 1 else f" IN ({','.join('?' * len(keys))})"
+            sql = self._sql[len(keys)] = self._head + where
+        try:
+            return self._store._connect(self._config).execute(sql, keys)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            self._head, self._sql = "", {}  # dropped under us: look again next time
+            return ()
+
+    def _prepare(self) -> bool:
+        conn = self._store._connect(self._config)
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({self._table})")}
+        if not present:
+            return False
+        if not {"entity_key", "event_ts", "layout"} <= present:
+            raise OnlineLayoutError(
+                f"table {self._table} lacks the columns "
+                f"{sorted({'entity_key', 'event_ts', 'layout'} - present)}: it was not written "
+                "by BulkSqliteOnlineStore; point the store at a new path"
+            )
+        # A feature with no column was never written: NULL, and ABSENT by every layout. Until
+        # another writer adds its column, each read looks at the table again.
+        picked = [ident(_column(f)) if _column(f) in present else "NULL" for f in self.features]
+        self._lacking = "NULL" in picked
+        self._sql = {}
+        self._head = (
+            f"SELECT entity_key, event_ts, layout{''.join(', ' + c for c in picked)} "
+            f"FROM {self._table} WHERE entity_key"
+        )
+        return True
+
+    def _values(self, row: tuple) -> tuple[Any, ...]:
+        layout = row[2]
+        if layout in self._picks:
+            picks = self._picks[layout]
+        else:
+            picks = self._picks[layout] = self._layout_picks(layout)
+        if picks is None:
+            return row[3:]
+        return tuple(
+            [
+                ABSENT if decode is ABSENT else v if decode is None else decode(v)
+                for v, decode in zip(row[3:], picks, strict=True)
+            ]
+        )
+
+    def _layout_picks(self, layout: int) -> Picks | None:
+        codec = dict(self._store._layout(self._store._connect(self._config), layout))
+        picks = tuple(
+            ABSENT if f not in codec else codecs.python_decoder(codec[f]) for f in self.features
+        )
+        return None if all(p is None for p in picks) else picks
 
 
 def _select(conn: sqlite3.Connection, sql: str, params=()) -> sqlite3.Cursor | None:
@@ -301,7 +404,7 @@ def _datetime_micros(value: datetime) -> int:
 
 
 @lru_cache(maxsize=16384)  # immutable, and a server reads the same rows again and again
-def _whole_seconds(micros: int) -> datetime:
+def whole_seconds(micros: int) -> datetime:
     # Stock Feast stores whole seconds (int(ts.timestamp()), toward zero); reads match it.
     seconds = abs(micros) // 1_000_000
     return EPOCH + timedelta(seconds=seconds if micros >= 0 else -seconds)

@@ -33,6 +33,9 @@ def test_values_decode_to_what_feast_builds(value_type, array) -> None:
     codec, stored = codecs.column_values(column, value_type)
     decode = codecs.decoder(codec)
     got = [decode(v) for v in stored]
+    # The server's read path: straight to the Python value the ValueProto holds.
+    python = codecs.python_decoder(codec) or (lambda v: v)
+    assert [python(v) for v in stored] == [codecs.proto_python(p) for p in got]
     want = python_values_to_proto_values(column.to_numpy(zero_copy_only=False), value_type)
     if value_type == ValueType.INT64 and pa.types.is_integer(array.type):
         # Feast routes an integer column with nulls through float64; 2**62 + 1 survives only here.
@@ -66,3 +69,25 @@ def test_entity_keys_are_feasts_bytes(columns) -> None:
     assert codecs.entity_keys(columns, 3) == want
     assert codecs.serialized_keys(protos, 3) == want  # what a read looks up
     assert codecs.serialized_keys(protos, 3) == want  # and again, remembered
+    rows = zip(*(col.to_pylist() for col, _ in columns.values()), strict=True)
+    types = [vt for _, vt in columns.values()]
+    assert [codecs.entity_key(names, types, row) for row in rows] == want  # one at a time
+
+
+def test_a_double_stored_for_a_float_feature_rounds_as_protobuf_rounds_it() -> None:
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    python = codecs.python_decoder("float")
+    assert python is not None
+    for stored in (0.1, -1e-50, 3.4028235e38, 1e39, -1e300, float("inf"), None):
+        proto = Value()
+        if stored is not None:
+            proto.float_val = stored
+        assert python(stored) == codecs.proto_python(proto), stored
+
+
+def test_an_entity_key_of_another_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="INT64"):
+        codecs.entity_key(["id"], [ValueType.INT64], [True])
+    with pytest.raises(ValueError, match="STRING"):
+        codecs.entity_key(["tailnum"], [ValueType.STRING], [5])

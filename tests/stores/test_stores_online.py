@@ -117,6 +117,26 @@ def test_the_servings_fast_path_reads_equal_stock_feast(domain_twins) -> None:
     assert answers[0] == answers[1]
 
 
+def test_the_servings_reads_of_every_stored_entity_equal_stock_feast(domain_twins) -> None:
+    """Stock Feast's store goes through Feast's OnlineStore interface, the platform's through
+    its own reader by serialized key: every key of every view, all at once and one by one."""
+    from serving.online import OnlineReader, plan_for
+
+    platform, (stock, fast) = domain_twins
+    as_of = [watermark(platform.offline).timestamp()]
+    readers = [OnlineReader(store) for store in (stock, fast)]
+    assert readers[0]._direct is None and readers[1]._direct is not None
+    for views, rows in _groups(stock):
+        refs = [f"{v.name}:{f.name}" for v in views for f in v.features]
+        entities = {k: [row[k] for row in rows] for k in rows[0]}
+        answers = [r.read(plan_for(r.store, refs, True), entities, as_of) for r in readers]
+        assert answers[0] == answers[1]
+        for row in rows[:: max(1, len(rows) // 40)] + rows[-1:]:  # the unknown key last
+            one = {k: [v] for k, v in row.items()}
+            answers = [r.read(plan_for(r.store, refs, True), one, as_of) for r in readers]
+            assert answers[0] == answers[1], row
+
+
 def _carrier_view(store):
     return store.get_feature_view("carrier_performance")
 
@@ -229,8 +249,9 @@ def test_a_reader_follows_schema_changes_made_by_another_writer(tmp_path) -> Non
     writer (a new layout, a new column) and a table dropped and rebuilt with its columns in
     another order (the same layout, other positions) still read right, old rows included."""
     from feast import RepoConfig
+    from feast.infra.key_encoding_utils import serialize_entity_key
 
-    from stores.online import BulkSqliteOnlineStore
+    from stores.online import ABSENT, BulkSqliteOnlineStore
 
     config = RepoConfig(
         project="schema",
@@ -246,9 +267,23 @@ def test_a_reader_follows_schema_changes_made_by_another_writer(tmp_path) -> Non
     old, added, swapped = _view("flights"), _view("flights", "on_time"), _view("on_time", "flights")
     reader, writer = BulkSqliteOnlineStore(), BulkSqliteOnlineStore()
 
+    direct = reader.values_reader(config, added, ["flights", "on_time"])  # built before a table
+
     def read() -> list:
-        got = reader.online_read(config, added, [_key(added, {"carrier": c}) for c in ("UA", "AA")])
-        return [None if values is None else _plain(values) for _, values in got]
+        keys = [_key(added, {"carrier": c}) for c in ("UA", "AA")]
+        got = reader.online_read(config, added, keys)
+        plain = [None if values is None else _plain(values) for _, values in got]
+        # The server's reader answers the same, a feature the row lacks as ABSENT.
+        serialized = [serialize_entity_key(k, 3) for k in keys]
+        rows = direct(serialized)
+        assert [direct.one(k) for k in serialized] == [rows.get(k) for k in serialized]
+        assert [
+            None
+            if k not in rows
+            else {f: v for f, v in zip(direct.features, rows[k][1], strict=True) if v is not ABSENT}
+            for k in serialized
+        ] == plain
+        return plain
 
     assert read() == [None, None]  # applied nowhere yet: no such table
     writer.write_arrow(config, old, _row("UA", flights=3))
