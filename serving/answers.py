@@ -40,13 +40,13 @@ def parsed(model: type[BaseModel], body: Any) -> BaseModel:
         raise RequestValidationError(errors) from None
 
 
-async def prediction(request: BaseModel, serving: Serving) -> BaseModel:
+async def prediction(request: BaseModel, serving: Serving) -> dict:
     """One request's prediction, logged."""
     return (await predictions([request], serving))[0]
 
 
-async def predictions(requests: Sequence[BaseModel], serving: Serving) -> list[BaseModel]:
-    """Each request's prediction, each logged."""
+async def predictions(requests: Sequence[BaseModel], serving: Serving) -> list[dict]:
+    """Each request's prediction (as `schemas.dump` writes it), each logged."""
     task = serving.settings.task
     with unprocessable():
         predicted, records = await predict_rows(requests, serving.served, serving.reader, task)

@@ -40,7 +40,7 @@ from serving.deps import (
 from serving.errors import ServingError
 from serving.fastpath import FastReads
 from serving.faults import http_failed, validation_failed
-from serving.metrics import exposition
+from serving.metrics import FLUSH_S, SERVED, exposition
 from serving.middleware import ObservedMiddleware
 from serving.openapi import with_predict_schemas
 from serving.plans import Plans
@@ -121,8 +121,8 @@ async def predict_batch(request: Request, serving: ServingDep) -> Response:
     body = parsed(schemas.batch, request.scope.get(PARSED))
     rows = body.rows  # type: ignore[attr-defined]
     at_most(len(rows), serving.settings.max_batch, "rows", "LARDER_MAX_BATCH")
-    answer = schemas.predictions(predictions=await predictions(rows, serving))
-    return Response(answer.model_dump_json(), media_type="application/json")
+    answer = {"predictions": await predictions(rows, serving)}
+    return Response(schemas.dump_batch.dump_json(answer), media_type="application/json")
 
 
 @admin.post("/push")
@@ -174,18 +174,28 @@ def lifespan_for(
         )
         state.log.start()
         poll = asyncio.create_task(state.reloader.poll()) if settings.reload_interval_s else None
+        tallies = asyncio.create_task(_flush_metrics())
         settle_heap()
         try:
             yield
         finally:
-            if poll is not None:
-                poll.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poll
+            for task in (poll, tallies):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            SERVED.flush()
             state.log.close()
             await state.store.close()
 
     return lifespan
+
+
+async def _flush_metrics() -> None:
+    """Adds what this worker served to the metrics files every FLUSH_S (serving/metrics.py)."""
+    while True:
+        await asyncio.sleep(FLUSH_S)
+        SERVED.flush()
 
 
 def settle_heap() -> None:

@@ -5,18 +5,21 @@
     larder_requests_failed_total{endpoint,status}   4xx and 5xx answers
     larder_predictions_total{model_version}         predictions made
     larder_feature_status_total{view,status}        feature values served, by status
-    larder_feature_age_seconds{view}                per read, the oldest value served
+    larder_feature_age_seconds{view}                the oldest value served in the last
+                                                    interval (the largest over the workers)
     larder_unseen_categories_total{input}           categories the model never saw, answered
                                                     as missing
 """
 
 import os
+import threading
 from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -25,7 +28,7 @@ from prometheus_client import (
 from serving.online import Answer
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5)
-AGE_BUCKETS = (60, 600, 3600, 3 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400)
+FLUSH_S = 1.0  # how often a worker adds what it served to the metrics (serving/app.py)
 
 REQUEST_SECONDS = Histogram(
     "larder_request_seconds", "Request latency", ["endpoint"], buckets=LATENCY_BUCKETS
@@ -33,8 +36,11 @@ REQUEST_SECONDS = Histogram(
 FAILED = Counter("larder_requests_failed", "Answers with status >= 400", ["endpoint", "status"])
 PREDICTIONS = Counter("larder_predictions", "Predictions made", ["model_version"])
 FEATURE_STATUS = Counter("larder_feature_status", "Feature values served", ["view", "status"])
-FEATURE_AGE = Histogram(
-    "larder_feature_age_seconds", "Oldest value served per read", ["view"], buckets=AGE_BUCKETS
+FEATURE_AGE = Gauge(
+    "larder_feature_age_seconds",
+    "Oldest value served in the last interval",
+    ["view"],
+    multiprocess_mode="livemax",
 )
 UNSEEN = Counter(
     "larder_unseen_categories",
@@ -43,17 +49,49 @@ UNSEEN = Counter(
 )
 
 
+class Served:
+    """What a worker's reads served since the last flush: value counts by (view, status), and
+    the oldest age per view. A read adds to plain dicts (Prometheus' own counters cost a few
+    microseconds per call, and a read answers dozens of features); `flush` adds them to the
+    metrics, every FLUSH_S and before `/metrics` answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+        self._ages: dict[str, float] = {}
+
+    def add(self, answer: Answer) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for column in answer.columns:
+            statuses = column.statuses
+            for status in set(statuses):
+                key = (column.view, status)
+                counts[key] = counts.get(key, 0) + statuses.count(status)
+        with self._lock:
+            total = self._counts
+            for key, n in counts.items():
+                total[key] = total.get(key, 0) + n
+            ages = self._ages
+            for view, age in answer.ages.items():
+                age = max(age, 0.0)  # a value stamped after the read's time is fresh
+                if age >= ages.get(view, -1.0):
+                    ages[view] = age
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            ages, self._ages = self._ages, {}
+        for (view, status), n in counts.items():
+            feature_status(view, status).inc(n)
+        for view, age in ages.items():
+            feature_age(view).set(age)
+
+
+SERVED = Served()
+
+
 def observe_answer(answer: Answer) -> None:
-    counts: dict[tuple[str, str], int] = {}
-    for column in answer.columns:
-        statuses = column.statuses
-        for status in set(statuses):
-            key = (column.view, status)
-            counts[key] = counts.get(key, 0) + statuses.count(status)
-    for (view, status), n in counts.items():
-        feature_status(view, status).inc(n)
-    for view, age in answer.ages.items():
-        feature_age(view).observe(max(age, 0.0))
+    SERVED.add(answer)
 
 
 # `labels()` checks and locks on every call; the children it returns never change, so each
@@ -69,7 +107,7 @@ def feature_status(view: str, status: str) -> Counter:
 
 
 @cache
-def feature_age(view: str) -> Histogram:
+def feature_age(view: str) -> Gauge:
     return FEATURE_AGE.labels(view)
 
 
@@ -84,6 +122,7 @@ def predictions_made(model_version: str) -> Counter:
 
 
 def exposition() -> tuple[bytes, str]:
+    SERVED.flush()  # this worker's figures are current; the others' at most FLUSH_S old
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

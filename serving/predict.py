@@ -14,7 +14,7 @@ from larder import Task, state
 from larder.state import first_line
 from serving.errors import ServingError, WarmUpError
 from serving.metrics import observe_answer, predictions_made
-from serving.online import Answer, OnlineReader, epoch
+from serving.online import NOT_FOUND, PRESENT, STALE, Answer, OnlineReader, epoch
 from serving.requests import example_request
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 async def predict_rows(
     requests: Sequence[BaseModel], served: "Served", reader: OnlineReader, task: Task
-) -> tuple[list[BaseModel], list[dict]]:
+) -> tuple[list[dict], list[dict]]:
     """The predictions and their log records; ttl is checked at each prediction time."""
     started = time.perf_counter()
     rows, times, answer, values = _features(requests, served, reader, task)
@@ -62,7 +62,7 @@ def warm_up(served: "Served", reader: OnlineReader, task: Task) -> None:
     try:
         probability = champion.predict_many(values)[0]
         _prediction(served, task, answer.by_name(), 0, probability, times[0])
-    except Exception as exc:  # the response model checks the probability is in [0, 1]
+    except Exception as exc:  # _prediction checks the probability is in [0, 1]
         raise WarmUpError(
             f"model {champion.name} version {champion.version} does not answer a first "
             f"prediction ({type(exc).__name__}: {first_line(exc)}): train and promote another "
@@ -87,37 +87,40 @@ def _features(
     return rows, times, answer, values
 
 
-def _prediction(served: "Served", task: Task, columns, i: int, p: float, at: datetime) -> BaseModel:
-    # Validated from plain dicts in one call: a model per feature costs more in Python calls.
-    features = {
-        name: {
-            "value": columns[name].values[i],
-            "status": columns[name].statuses[i].lower(),
-            "event_timestamp": columns[name].timestamps[i],
+def _prediction(served: "Served", task: Task, columns, i: int, p: float, at: datetime) -> dict:
+    """The Prediction (serving/requests.py) of row `i`, as the dict `schemas.dump` writes."""
+    if not 0.0 <= p <= 1.0:  # NaN included
+        raise ValueError(f"the model answered {p!r}, not a probability")
+    features = {}
+    for name in served.champion.feature_names:
+        column = columns[name]
+        features[name] = {
+            "value": column.values[i],
+            "status": STATUS[column.statuses[i]],
+            "event_timestamp": column.timestamps[i],
         }
-        for name in served.champion.feature_names
-    }
-    return served.schemas.prediction.model_validate(
-        {
-            "request_id": uuid.uuid4().hex,
-            "prediction_time": at,
-            task.answer: p,
-            "model": {"name": served.champion.name, "version": served.champion.version},
-            "feature_service": served.service.name,
-            "features": features,
-        }
-    )
-
-
-def _record(prediction: BaseModel, entities: dict, latency_ms: float, task: Task) -> dict:
     return {
-        "request_id": prediction.request_id,  # type: ignore[attr-defined]
+        "request_id": uuid.uuid4().hex,
+        "prediction_time": at,
+        task.answer: float(p),
+        "model": {"name": served.champion.name, "version": served.champion.version},
+        "feature_service": served.service.name,
+        "features": features,
+    }
+
+
+STATUS = {status: status.lower() for status in (PRESENT, NOT_FOUND, STALE, "NULL_VALUE", "INVALID")}
+
+
+def _record(prediction: dict, entities: dict, latency_ms: float, task: Task) -> dict:
+    return {
+        "request_id": prediction["request_id"],
         "logged_at": datetime.now(UTC),
-        "model_name": prediction.model.name,  # type: ignore[attr-defined]
-        "model_version": prediction.model.version,  # type: ignore[attr-defined]
-        "probability": getattr(prediction, task.answer),
+        "model_name": prediction["model"]["name"],
+        "model_version": prediction["model"]["version"],
+        "probability": prediction[task.answer],
         "latency_ms": latency_ms,
-        "prediction_time": prediction.prediction_time,  # type: ignore[attr-defined]
+        "prediction_time": prediction["prediction_time"],
         "entities": entities,
-        "features": {n: (f.value, f.status) for n, f in prediction.features.items()},  # type: ignore[attr-defined]
+        "features": {n: (f["value"], f["status"]) for n, f in prediction["features"].items()},
     }

@@ -16,6 +16,7 @@ from feast import FeatureService, FeatureStore
 from feast.types import Bool, Float32, Float64, Int32, Int64, String, UnixTimestamp
 from feast.value_type import ValueType
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, create_model
+from typing_extensions import TypedDict
 
 from larder import Task, data_dir
 from serving.schemas import INT64, FeatureValue, ModelInfo, UtcTime
@@ -53,9 +54,13 @@ class Schemas:
     fields: tuple[RequestField, ...]
     request: type[BaseModel]
     batch: type[BaseModel]  # {"rows": [request, ...]}
-    prediction: type[BaseModel]
+    prediction: type[BaseModel]  # what /predict answers, for the docs and for clients
     predictions: type[BaseModel]
-    dump: TypeAdapter = field(compare=False)  # a Prediction as bytes, as FastAPI would
+    # The server builds each prediction as a plain dict of the Prediction's fields (checked
+    # by predict.py as it builds it) and writes it as these TypedDicts: the same JSON as the
+    # model's, without validating our own output field by field.
+    dump: TypeAdapter = field(compare=False)  # one prediction
+    dump_batch: TypeAdapter = field(compare=False)  # {"predictions": [...]}
 
 
 def request_fields(store: FeatureStore, service: FeatureService, task: Task) -> list[RequestField]:
@@ -149,7 +154,17 @@ def schemas(fields: list[RequestField], task: Task) -> Schemas:
         rows=(list[request], Field(min_length=1, description="At most LARDER_MAX_BATCH rows.")),  # type: ignore[valid-type]
     )
     predictions = create_model("Predictions", predictions=(list[prediction], ...))  # type: ignore[valid-type]
-    return Schemas(tuple(fields), request, batch, prediction, predictions, TypeAdapter(prediction))
+    out = prediction_dict(task)
+    batch_out = TypedDict("PredictionsOut", {"predictions": list[out]})  # type: ignore[misc,valid-type,name-match]  # noqa: UP013
+    return Schemas(
+        tuple(fields),
+        request,
+        batch,
+        prediction,
+        predictions,
+        TypeAdapter(out),
+        TypeAdapter(batch_out),
+    )
 
 
 def _field(f: RequestField, task: Task) -> tuple[Any, Any]:
@@ -182,6 +197,30 @@ def prediction_model(task: Task) -> type[BaseModel]:
         ),
     }
     return create_model("Prediction", **fields)  # type: ignore[call-overload]
+
+
+class FeatureValueOut(TypedDict):
+    value: int | float | str | None
+    status: str
+    event_timestamp: datetime | None
+
+
+class ModelOut(TypedDict):
+    name: str
+    version: str
+
+
+def prediction_dict(task: Task) -> type:
+    """`prediction_model(task)`'s fields as a TypedDict, to write a prediction built as a dict."""
+    fields = {
+        "request_id": str,
+        "prediction_time": datetime,
+        task.answer: float,
+        "model": ModelOut,
+        "feature_service": str,
+        "features": dict[str, FeatureValueOut],
+    }
+    return TypedDict("PredictionOut", fields)  # type: ignore[operator]
 
 
 def for_service(store: FeatureStore, service: FeatureService, task: Task, repo: Path) -> Schemas:

@@ -41,6 +41,21 @@ def test_a_prediction_holds_the_tasks_answer_and_the_online_values(domain_server
             assert feature["value"] == online[name][0], name
 
 
+def test_a_prediction_is_the_documented_models_json_byte_for_byte(domain_server) -> None:
+    """Predictions are built as dicts and written without the model; the model, fed the
+    answer, validates it and writes the same bytes (batch included)."""
+    client, task = domain_server.client, _task(domain_server)
+    schemas = client.app.state.served.schemas
+    text_key = next(k for k in _keys(domain_server) if isinstance(domain_server.request[k], str))
+    unknown = {**domain_server.request, text_key: "NO SUCH ENTITY"}
+    for request in (domain_server.request, unknown):
+        body = client.post("/predict", json=request).content
+        assert schemas.prediction.model_validate_json(body).model_dump_json().encode() == body
+        batch = client.post("/predict/batch", json={"rows": [request]}).content
+        assert schemas.predictions.model_validate_json(batch).model_dump_json().encode() == batch
+        assert task.answer in body.decode()
+
+
 def test_the_request_schema_is_the_services_inputs_with_examples(domain_server) -> None:
     task, store = _task(domain_server), domain_server.store
     keys, requested = service_inputs(store, store.get_feature_service(task.feature_service))

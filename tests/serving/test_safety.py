@@ -97,8 +97,29 @@ def test_metrics_count_latency_predictions_statuses_and_freshness(strict, known_
     assert 'larder_request_seconds_bucket{endpoint="/predict"' in text
     assert 'larder_predictions_total{model_version="1"}' in text
     assert 'larder_feature_status_total{status="PRESENT",view="carrier_performance"}' in text
-    assert 'larder_feature_age_seconds_count{view="aircraft_history"}' in text
+    assert 'larder_feature_age_seconds{view="aircraft_history"}' in text
     assert 'larder_requests_failed_total{endpoint="/get-online-features",status="422"}' in text
+
+
+def _metric(text: str, line: str) -> float:
+    return sum(float(m.split()[-1]) for m in text.splitlines() if m.startswith(line))
+
+
+def test_metrics_count_each_value_served_by_view_and_status(strict, known_flight) -> None:
+    """Reads add to plain tallies that reach Prometheus in one step: the counts after a
+    prediction grow by exactly what it served, and the age is the read's oldest."""
+    plan = strict.app.state.served.plan
+    view = next(r for r in plan.views if not r.hidden and r.ttl_s)
+    line = f'larder_feature_status_total{{status="PRESENT",view="{view.view.name}"}}'
+    before = _metric(strict.get("/metrics").text, line)
+    answer = strict.post("/predict", json=known_flight).json()
+    text = strict.get("/metrics").text
+    present = [n for n in view.names if answer["features"][n]["status"] == "present"]
+    assert present and _metric(text, line) - before == len(present)
+    age = _metric(text, f'larder_feature_age_seconds{{view="{view.view.name}"}}')
+    stamp = answer["features"][present[0]]["event_timestamp"]
+    oldest = pd.Timestamp(answer["prediction_time"]) - pd.Timestamp(stamp)
+    assert age == max(oldest.total_seconds(), 0.0)
 
 
 def test_every_prediction_is_logged_with_its_features(strict, known_flight) -> None:
