@@ -4,6 +4,7 @@ model's on the same inputs, and a category the model never saw is answered and c
 
 import json
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -33,8 +34,10 @@ def test_the_servers_probability_is_the_logged_models(client: TestClient, known_
     app = client.app.state.reloader.holder.served.champion  # type: ignore[attr-defined]
     values = {name: f["value"] for name, f in body["features"].items()}
     values |= {key: known_flight[key] for key in app.contract.keys}
-    # the logged model, called through a DataFrame as training and promotion call it
-    expected = app.estimator.predict_proba(app.frame(values))[0, 1]
+    # the logged model, called through a DataFrame as training and promotion call it; two
+    # rows, so LightGBM's batch predict answers, not the one-row path the server takes
+    frame = app.frame(values)
+    expected = app.estimator.predict_proba(pd.concat([frame, frame]))[0, 1]
     assert body["delay_probability"] == pytest.approx(expected, abs=1e-12)
 
 
