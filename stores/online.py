@@ -211,6 +211,10 @@ class BulkSqliteOnlineStore(OnlineStore):
         the Python values Feast's response holds, without a ValueProto per value."""
         return ValuesReader(self, config, view, tuple(features))
 
+    def joined_reader(self, readers: Sequence["ValuesReader"]) -> "JoinedReader":
+        """One query for one entity of each of `readers` (built by `values_reader`)."""
+        return JoinedReader(self, readers)
+
     def newest_event(self, config: RepoConfig, view: FeatureView) -> datetime | None:
         """The latest event timestamp stored for the view (None: nothing stored yet)."""
         sql = f"SELECT max(event_ts) FROM {ident(table_name(config, view))}"
@@ -284,6 +288,7 @@ class ValuesReader:
         self._table = ident(table_name(config, view))
         self._head = ""  # "SELECT ... FROM table WHERE entity_key", once the table exists
         self._lacking = False  # some feature has no column yet
+        self._picked: list[str] = []
         self._sql: dict[int, str] = {}  # key count -> statement
         self._picks: dict[int, Picks | None] = {}  # layout -> its picks (None: no decoding)
 
@@ -333,7 +338,7 @@ class ValuesReader:
         # another writer adds its column, each read looks at the table again.
         picked = [ident(_column(f)) if _column(f) in present else "NULL" for f in self.features]
         self._lacking = "NULL" in picked
-        self._sql = {}
+        self._picked, self._sql = picked, {}
         self._head = (
             f"SELECT entity_key, event_ts, layout{''.join(', ' + c for c in picked)} "
             f"FROM {self._table} WHERE entity_key"
@@ -341,19 +346,29 @@ class ValuesReader:
         return True
 
     def _values(self, row: tuple) -> tuple[Any, ...]:
-        layout = row[2]
+        return self.decoded(row[2], row[3:])
+
+    def decoded(self, layout: int, stored: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The features' Python values from a row's stored ones, by the row's layout."""
         if layout in self._picks:
             picks = self._picks[layout]
         else:
             picks = self._picks[layout] = self._layout_picks(layout)
         if picks is None:
-            return row[3:]
+            return stored
         return tuple(
             [
                 ABSENT if decode is ABSENT else v if decode is None else decode(v)
-                for v, decode in zip(row[3:], picks, strict=True)
+                for v, decode in zip(stored, picks, strict=True)
             ]
         )
+
+    def columns(self) -> list[str] | None:
+        """The selected feature columns (quoted; NULL for one not written yet), or None when
+        the table does not exist yet."""
+        if (not self._head or self._lacking) and not self._prepare():
+            return None
+        return self._picked
 
     def _layout_picks(self, layout: int) -> Picks | None:
         codec = dict(self._store._layout(self._store._connect(self._config), layout))
@@ -361,6 +376,56 @@ class ValuesReader:
             ABSENT if f not in codec else codecs.python_decoder(codec[f]) for f in self.features
         )
         return None if all(p is None for p in picks) else picks
+
+
+class JoinedReader:
+    """Several views' rows for one entity each, in one SELECT: a LEFT JOIN per view on its
+    key, from a one-row table, so a request that reads a dozen views makes one query, and
+    reads them all from one snapshot of the file. Until every view's table exists with all
+    its columns, each view is read on its own (the same answers)."""
+
+    def __init__(self, store: BulkSqliteOnlineStore, parts: Sequence[ValuesReader]) -> None:
+        self._store, self._parts = store, list(parts)
+        self._sql = ""
+        self._spans: list[tuple[int, int]] = []  # per part: where its event time, then its
+        # layout and values, sit in the joined row
+
+    def one(self, keys: Sequence[bytes]) -> list[tuple[int, tuple[Any, ...]] | None]:
+        """Per part, its key's (event time in UTC microseconds, values), or None."""
+        if not self._sql and not self._prepare():
+            return [part.one(key) for part, key in zip(self._parts, keys, strict=True)]
+        try:
+            row = self._store._connect(self._parts[0]._config).execute(self._sql, keys).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such" not in str(exc):
+                raise
+            self._sql = ""  # a table dropped or rebuilt under us: look again next time
+            return [part.one(key) for part, key in zip(self._parts, keys, strict=True)]
+        found: list[tuple[int, tuple[Any, ...]] | None] = []
+        for part, (start, end) in zip(self._parts, self._spans, strict=True):
+            event = row[start]
+            found.append(
+                None
+                if event is None
+                else (event, part.decoded(row[start + 1], row[start + 2 : end]))
+            )
+        return found
+
+    def _prepare(self) -> bool:
+        selected, joins, spans, at = [], [], [], 0
+        for i, part in enumerate(self._parts):
+            columns = part.columns()
+            if columns is None or part._lacking:
+                return False
+            alias = f"t{i}"
+            picked = [f"{alias}.event_ts", f"{alias}.layout"] + [f"{alias}.{c}" for c in columns]
+            selected += picked
+            joins.append(f"LEFT JOIN {part._table} {alias} ON {alias}.entity_key = ?")
+            spans.append((at, at + len(picked)))
+            at += len(picked)
+        self._sql = f"SELECT {', '.join(selected)} FROM (SELECT 1) {' '.join(joins)}"
+        self._spans = spans
+        return True
 
 
 def _select(conn: sqlite3.Connection, sql: str, params=()) -> sqlite3.Cursor | None:

@@ -268,6 +268,7 @@ def test_a_reader_follows_schema_changes_made_by_another_writer(tmp_path) -> Non
     reader, writer = BulkSqliteOnlineStore(), BulkSqliteOnlineStore()
 
     direct = reader.values_reader(config, added, ["flights", "on_time"])  # built before a table
+    narrow = reader.values_reader(config, added, ["on_time"])
 
     def read() -> list:
         keys = [_key(added, {"carrier": c}) for c in ("UA", "AA")]
@@ -277,6 +278,14 @@ def test_a_reader_follows_schema_changes_made_by_another_writer(tmp_path) -> Non
         serialized = [serialize_entity_key(k, 3) for k in keys]
         rows = direct(serialized)
         assert [direct.one(k) for k in serialized] == [rows.get(k) for k in serialized]
+        # and one query over several views answers each view's own reads (no table yet,
+        # a column added by another writer, a table rebuilt: each read the same)
+        joined = reader.joined_reader([direct, narrow, direct])
+        assert joined.one([serialized[0], serialized[1], serialized[1]]) == [
+            direct.one(serialized[0]),
+            narrow.one(serialized[1]),
+            direct.one(serialized[1]),
+        ]
         assert [
             None
             if k not in rows
