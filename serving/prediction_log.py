@@ -77,7 +77,7 @@ class PredictionLog:
         path = folder / f"{stamp:%H%M%S%f}-{os.getpid()}-{self._seq:06d}.parquet"
         tmp = path.with_suffix(".parquet.tmp")
         with open(tmp, "wb") as sink:
-            pq.write_table(pa.Table.from_pylist([_flat(r) for r in batch]), sink)
+            pq.write_table(pa.table(_columnar(batch)), sink)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)
@@ -87,15 +87,26 @@ class PredictionLog:
 NESTED = frozenset({"features", "entities"})
 
 
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    row = {k: v for k, v in record.items() if k not in NESTED}
-    row["entities"] = json.dumps(record["entities"], default=str)
-    for name, (value, status) in record["features"].items():
+def _columnar(batch: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The batch as columns: each record's fields, its entities as JSON, and per feature (of
+    any record) `value.<name>` (numbers as floats) and `status.<name>`, null where a record
+    lacks it. Built column by column: a record by record table cost about 70 us per record of
+    60 features, on the server's CPU and under its GIL."""
+    fields = [k for k in batch[0] if k not in NESTED]
+    columns: dict[str, list[Any]] = {k: [r.get(k) for r in batch] for k in fields}
+    columns["entities"] = [json.dumps(r["entities"], default=str) for r in batch]
+    features = [r["features"] for r in batch]
+    for name in dict.fromkeys(name for f in features for name in f):
         value_column, status_column = _columns(name)
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        row[value_column] = float(value) if numeric else value
-        row[status_column] = status
-    return row
+        pairs = [f.get(name, _NONE) for f in features]
+        # numbers as floats (a bool stays a bool: its type is not int's)
+        columns[value_column] = [float(v) if type(v) in NUMBERS else v for v, _ in pairs]
+        columns[status_column] = [status for _, status in pairs]
+    return columns
+
+
+_NONE = (None, None)
+NUMBERS = frozenset({int, float})
 
 
 @cache  # a model's feature names: a few dozen strings, formatted once instead of per record
