@@ -10,14 +10,15 @@ PORT ?= 8000
 WORKERS ?= 2
 run pipeline train serve replay clean: export LARDER_FEATURE_REPO := $(abspath $(REPO))
 
-.PHONY: install run pipeline train serve replay test lint bench clean
+.PHONY: install run pipeline train serve replay test lint bench clean services-install services-up \
+	services-down test-tiers
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,servers]'
 	touch $@
 
 run: install pipeline train serve
@@ -43,6 +44,20 @@ test: install
 bench: install
 	$(PY) -m bench.stores_materialize && $(PY) -m bench.stores_pit_join
 	$(PY) bench/validate_bench.py && $(PY) bench/features_bench.py && $(PY) bench/serve_bench.py
+
+# The server tier (deploy/README.md): Redis and PostgreSQL on localhost, data in a temporary
+# folder; `make test-tiers` runs the tests that need them (plain `make test` leaves them out).
+services-install:
+	deploy/services.sh install
+
+services-up:
+	deploy/services.sh up
+
+services-down:
+	deploy/services.sh down
+
+test-tiers: install
+	$(PY) -m pytest -q -m tiers tests/tiers
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy

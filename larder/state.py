@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import yaml
-
 REAPPLY = "run `python -m pipelines apply` (it rebuilds the registry from the domain folder)"
 REMATERIALIZE = (
     "delete it and run `python -m pipelines materialize` (it rebuilds the online store from "
@@ -32,14 +30,13 @@ class StateError(Exception):
 
 
 def _config(repo: Path) -> dict[str, Any]:
-    path = repo / "feature_store.yaml"
+    """The domain's Feast configuration on this tier (larder.tier: its own, or merged)."""
+    from larder import tier
+
     try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise StateError(f"cannot read {path}: {exc}") from None
-    if not isinstance(config, dict):
-        raise StateError(f"{path} is not a Feast configuration (a YAML mapping)")
-    return config
+        return tier.resolved(repo)
+    except tier.TierError as exc:
+        raise StateError(str(exc)) from None
 
 
 def _local(repo: Path, where: Any) -> Path | None:

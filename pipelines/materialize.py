@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from larder import data_dir, state
+from larder import data_dir, state, tier
 from larder.cli import debug
 from pipelines.errors import PipelineError
 from pipelines.storage import read_json
@@ -23,10 +23,11 @@ def feast_command(repo: Path, *args: str) -> str:
     """Run the Feast CLI in `repo` (with TZ=UTC, which Feast's SQLite store needs)."""
     for zone in ("registry", "online"):
         (data_dir(repo) / zone).mkdir(parents=True, exist_ok=True)
+    options, environment = tier.feast_cli(repo)
     done = subprocess.run(
-        [sys.executable, "-m", "feast.cli.cli", *args],
+        [sys.executable, "-m", "feast.cli.cli", *options, *args],
         cwd=repo,
-        env={**os.environ, "TZ": "UTC"},
+        env={**os.environ, **environment, "TZ": "UTC"},
         capture_output=True,
         text=True,
     )
@@ -54,9 +55,7 @@ def watermark(offline: Path) -> datetime:
 
 
 def open_store(repo: Path):
-    from feast import FeatureStore  # costs seconds: only where needed
-
-    return FeatureStore(repo_path=str(repo))
+    return tier.open_store(repo)
 
 
 def materialize_store(store, end: datetime) -> None:

@@ -38,9 +38,7 @@ def rehearse_start(settings: ServingSettings) -> None:
 def example(settings: ServingSettings) -> dict:
     """A `/predict` body for the champion's FeatureService (the task's, before there is one),
     valued from the task's last example."""
-    from feast import FeatureStore
-
-    from larder import data_dir
+    from larder import data_dir, tier
     from serving.errors import ModelNotFoundError
     from serving.requests import request_fields, with_examples
     from training.contract import find_service
@@ -50,7 +48,7 @@ def example(settings: ServingSettings) -> dict:
         service = champion_service(settings.tracking_uri, settings.model, settings.model_alias)
     except ModelNotFoundError:
         service = task.feature_service
-    store = FeatureStore(repo_path=str(settings.feature_repo))
+    store = tier.open_store(settings.feature_repo)
     fields = request_fields(store, find_service(store, service), task)
     table = data_dir(settings.feature_repo) / "offline" / f"{task.examples}.parquet"
     return {f.name: f.example for f in with_examples(fields, table, task.time)}

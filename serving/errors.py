@@ -8,6 +8,10 @@
     └── BadReadError          a read or push names features, views or entities the repo lacks,
                               or gives values of the wrong type (the routes answer 422)
 
+A store that stops answering mid-request (Redis or PostgreSQL down, the connection dropped) is
+not one of these: its client's error reaches the middleware, which `store_outage` turns into a
+503 naming the store (the clients reconnect by themselves once it is back).
+
 All but the last are raised while the app starts (or reloads, which then keeps the old
 model), so a misconfigured server never answers a request. (A broken state file is
 larder.state's StateError, named in one line with how to recover.)
@@ -36,3 +40,35 @@ class WarmUpError(ServingError):
 
 class BadReadError(ServingError):
     pass
+
+
+# (module, class) of the clients' errors that mean "the server is not answering", not a bug.
+OUTAGES = {
+    ("redis", "ConnectionError"): ("the online store", "Redis"),
+    ("redis", "TimeoutError"): ("the online store", "Redis"),
+    ("psycopg", "OperationalError"): ("the online store", "PostgreSQL"),
+    ("psycopg", "InterfaceError"): ("the online store", "PostgreSQL"),
+    ("psycopg_pool", "PoolTimeout"): ("the online store", "PostgreSQL"),
+    ("sqlalchemy", "OperationalError"): ("the Feast registry", "PostgreSQL"),
+    ("sqlalchemy", "InterfaceError"): ("the Feast registry", "PostgreSQL"),
+    ("sqlalchemy", "DisconnectionError"): ("the Feast registry", "PostgreSQL"),
+}
+
+
+def store_outage(exc: BaseException) -> str | None:
+    """The 503 detail for an error saying a store's server is unreachable, else None."""
+    from larder.state import first_line
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        for kind in type(seen).__mro__:
+            found = OUTAGES.get((kind.__module__.split(".")[0], kind.__name__))
+            if found:
+                what, server = found
+                return (
+                    f"{what} ({server}) is unavailable ({type(seen).__name__}: "
+                    f"{first_line(seen)}): retry shortly; the server reconnects by itself "
+                    f"once {server} is back"
+                )
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -4,7 +4,8 @@ and the last resort for failures nothing else answered.
 Pure ASGI (not Starlette's BaseHTTPMiddleware) because it costs microseconds, not a task per
 request. A request past LARDER_REQUEST_TIMEOUT_S that has not started answering gets a 503
 naming the limit; work already running in a thread finishes in the background. An exception
-that reaches this layer is answered as serving/faults.py says (JSON, one log line), so the
+that reaches this layer is answered as serving/faults.py says (JSON, one log line), or, when a
+store's server is unreachable (serving/errors.py `store_outage`), as a 503 naming it; so the
 connection stays open for the client's next request. At startup, a failing lifespan's message
 (which uvicorn logs) is the one line of serving/startup.py, not a traceback.
 """
@@ -16,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from larder.cli import debug
 from serving.bodies import answer
-from serving.faults import unexpected
+from serving.errors import store_outage
+from serving.faults import logger, unexpected
 from serving.metrics import FAILED, request_seconds
 
 ENDPOINTS = {
@@ -82,7 +84,12 @@ class ObservedMiddleware:
         except Exception as exc:
             if status["started"]:
                 raise
-            status["code"], detail = await unexpected(exc, scope)
+            outage = store_outage(exc)
+            if outage:  # a store's server is down or unreachable: passing, and no bug here
+                logger.error("%s %s: %s", scope["method"], scope["path"], outage)
+                status["code"], detail = 503, outage
+            else:
+                status["code"], detail = await unexpected(exc, scope)
             await answer(send, status["code"], detail)
         finally:
             request_seconds(endpoint).observe(time.perf_counter() - started)

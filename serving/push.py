@@ -135,7 +135,9 @@ def _stored_times(store: FeatureStore, view: FeatureView, keys) -> list[pd.Times
         ttl_s=None,
     )
     protos = [entity_key(read, tuple(_plain(v) for v in key)) for key in keys]
-    found = provider(store).online_read(store.config, view, protos, None)
+    # the view's features named: Feast's postgres store fails on None (a query it misbuilds)
+    features = [f.name for f in view.features]
+    found = provider(store).online_read(store.config, view, protos, features)
     return [None if ts is None else pd.Timestamp(ts) for ts, _ in found]
 
 

@@ -10,7 +10,7 @@ A failure is `failure_line`: one line naming what is broken and how to recover.
 from dataclasses import dataclass
 from typing import Any
 
-from larder import state
+from larder import state, tier
 from larder.domain import DomainError
 from serving.errors import ServingError
 from serving.online import OnlineReader
@@ -38,9 +38,7 @@ def start(settings: ServingSettings) -> Started:
 
 
 def open_store(settings: ServingSettings) -> Any:
-    from feast import FeatureStore  # costs seconds: only when the server starts
-
-    return FeatureStore(repo_path=str(settings.feature_repo))
+    return tier.open_store(settings.feature_repo)  # costs seconds: only when the server starts
 
 
 def failure_line(exc: BaseException, settings: ServingSettings) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from larder import Task
+from larder import Task, tier
 from training import leakage
 from training.contract import find_service, service_inputs, service_reads
 from training.errors import DataError, MissingInputError
@@ -29,9 +29,7 @@ def open_store(repo: Path) -> "FeatureStore":
     """The Feast store of `repo`, refusing a repo whose registry was never written."""
     if not (repo / "feature_store.yaml").is_file():
         raise MissingInputError(f"no feature_store.yaml in {repo}: set LARDER_FEATURE_REPO")
-    from feast import FeatureStore  # costs seconds: only where needed
-
-    store = FeatureStore(repo_path=str(repo))
+    store = tier.open_store(repo)
     registry = _registry_file(store)
     if registry is not None and not registry.is_file():
         raise MissingInputError(
