@@ -225,7 +225,7 @@ class OnlineReader:
         # Every column has `rows` values (checked by _row_count).
         keys = list(zip(*(entities[c] for c in read.columns), strict=True)) if rows else []
         unique = list(dict.fromkeys(keys))
-        # Decoded once per distinct entity: a batch often repeats one (e.g. a carrier).
+        # Decoded once per distinct entity: a batch often repeats one.
         found = self._found_direct(read, unique) if self._direct else self._found(read, unique)
         width = len(read.features)
         missing, stale = _missing(width), _stale(width)
@@ -303,10 +303,6 @@ class OnlineReader:
 
     def _found_direct(self, read: ViewRead, unique: list[tuple]) -> dict[tuple, Found]:
         direct = self._direct_for(read)
-        if len(unique) == 1:
-            key = unique[0]
-            row = direct.values.one(direct.key_bytes(key))
-            return {key: _NOT_STORED if row is None else _direct_cell(*row)}
         serialized = [direct.key_bytes(key) for key in unique]
         rows = direct.values(serialized)
         found: dict[tuple, Found] = {}

@@ -22,7 +22,7 @@ def feast_json(
     """Join keys first (as the request gave them), then each feature, as `feast serve` answers."""
     keys = [key for key in entities if key in plan.echoed]
     # The features of one view share one list of timestamps: format it once, and each
-    # distinct moment once (rows of one entity repeat it, e.g. of one carrier).
+    # distinct moment once (rows of one entity repeat it).
     formatted: dict[int, list[str]] = {}
     stamps: dict[tuple, str] = {}
     for column in answer.columns:
