@@ -9,13 +9,18 @@ with status 3, however many workers it has. `--example` prints a `/predict` body
 domain's task (its FeatureService's fields, valued from the last example) and exits.
 """
 
+# ruff: noqa: E402 (the metrics folder is named before the imports below load Feast)
+from serving.metrics_folder import own_folder
+
+if __name__ == "__main__":  # the server's own process: its spawned workers import this as
+    own_folder()  # __mp_main__, and keep the folder they inherit
+
 import argparse
 import asyncio
 import contextlib
 import json
 import os
 import sys
-import tempfile
 from typing import Any
 
 import uvicorn
@@ -111,8 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(settings), **options)  # exits 3 itself if the startup fails
         return
     # Workers are fresh processes: they read their settings from the environment, and share
-    # Prometheus metrics through files in one folder.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="larder-metrics-"))
+    # Prometheus metrics through the files of the server's folder (serving/metrics_folder.py).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        own_folder()
     status = supervise("serving.app:worker_app", args.workers, options)
     if status:
         raise SystemExit(status)

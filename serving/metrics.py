@@ -78,13 +78,15 @@ class Served:
                     ages[view] = age
 
     def flush(self) -> None:
+        # Under the lock: two flushes at once (a worker's timer and `/metrics`) must not set an
+        # age gauge out of order, an older interval's age over a newer one.
         with self._lock:
             counts, self._counts = self._counts, {}
             ages, self._ages = self._ages, {}
-        for (view, status), n in counts.items():
-            feature_status(view, status).inc(n)
-        for view, age in ages.items():
-            feature_age(view).set(age)
+            for (view, status), n in counts.items():
+                feature_status(view, status).inc(n)
+            for view, age in ages.items():
+                feature_age(view).set(age)
 
 
 SERVED = Served()

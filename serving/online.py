@@ -94,6 +94,13 @@ class Answer:
     def by_name(self) -> dict[str, Column]:
         return {column.name: column for column in self.columns}
 
+    def oldest(self, view: str, age: float) -> None:
+        """Note a read of `view` whose oldest value is `age` seconds old: a plan may read one
+        view twice, under two keys (a projection per key), and the oldest of both stands."""
+        ages = self.ages
+        if age > ages.get(view, age - 1.0):
+            ages[view] = age
+
 
 def plan_for(store: FeatureStore, features: FeatureService | Sequence[str], full: bool) -> Plan:
     """Resolve a FeatureService or `view:feature` references against the registry."""
@@ -242,7 +249,7 @@ class OnlineReader:
             stamps.append(ts)
             cells.append(cell)
         if oldest is not None:
-            answer.ages[read.view.name] = oldest
+            answer.oldest(read.view.name, oldest)
         # Transposed: one tuple per feature over the rows (none at all when there are no rows).
         values = zip(*(cell[0] for cell in cells), strict=True) if cells else [()] * width
         statuses = zip(*(cell[1] for cell in cells), strict=True) if cells else [()] * width
@@ -282,7 +289,8 @@ class OnlineReader:
         else:
             ts, seconds, cell = _direct_cell(*row)
             if read.ttl_s is not None:
-                answer.ages[view] = age = as_of - seconds
+                age = as_of - seconds
+                answer.oldest(view, age)
                 if age > read.ttl_s:
                     cell = _stale(width)
         stamps = [ts]
@@ -383,6 +391,11 @@ def _decoded(
     if data is None:
         return ts, None, None
     protos = [data.get(feature) for feature in features]
+    unset = not any(proto and proto.WhichOneof("val") for proto in protos)
+    if unset and ts is not None and ts.timestamp() == 0:
+        # Feast's redis store answers a key it never stored as stored at the epoch with every
+        # value unset; no row the platform writes looks like that.
+        return None, None, None
     values = tuple([None if proto is None else proto_python(proto) for proto in protos])
     statuses = tuple([NOT_FOUND if proto is None else PRESENT for proto in protos])
     return ts, None if ts is None else ts.timestamp(), (values, statuses)

@@ -9,6 +9,9 @@ import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +19,10 @@ import pytest
 
 from larder import state
 from serving import __main__ as cli
+from serving import metrics_folder
 from serving.app import create_app, worker_app
 from serving.settings import ServingSettings
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -63,10 +68,68 @@ def test_the_tracking_uri_is_mlflows_own_variable(monkeypatch) -> None:
 
 def test_several_workers_get_the_app_factory_and_shared_metrics(served, monkeypatch) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROCESS_DIR", raising=False)
     cli.main(["--workers", "2", "--no-access-log"])
     assert served["app"] == "serving.app:worker_app"
     assert (served["workers"], served["access_log"]) == (2, False)
-    assert os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == os.environ["PROMETHEUS_MULTIPROCESS_DIR"]
+
+
+def test_the_metrics_folder_is_the_servers_own(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "inherited"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROCESS_DIR", str(tmp_path / "inherited"))
+    monkeypatch.delenv(metrics_folder.FOLDER, raising=False)
+    fresh = metrics_folder.own_folder()
+    assert fresh.is_dir() and fresh != tmp_path / "inherited"
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(fresh)
+    named = tmp_path / "named"
+    named.mkdir()
+    (named / "counter_123.db").write_bytes(b"an earlier run's")
+    monkeypatch.setenv(metrics_folder.FOLDER, str(named))
+    assert metrics_folder.own_folder() == named and not list(named.iterdir())
+
+
+def test_a_server_started_by_a_feast_process_counts_in_its_own_folder(
+    platform, tracking_uri, known_flight, tmp_path
+) -> None:
+    """`import feast` names a metrics folder for its process and every child inherits the
+    name: a server started from such a process must neither write there nor read the files
+    other processes left there (serving/metrics_folder.py)."""
+    import httpx
+
+    inherited = tmp_path / "inherited"
+    inherited.mkdir()
+    env = {
+        **os.environ,
+        "TZ": "UTC",
+        "PROMETHEUS_MULTIPROC_DIR": str(inherited),
+        "PROMETHEUS_MULTIPROCESS_DIR": str(inherited),
+        "LARDER_FEATURE_REPO": str(platform.feature_repo),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "LARDER_RELOAD_INTERVAL_S": "0",
+        "LARDER_LOG_DIR": str(tmp_path / "predictions"),
+    }
+    env.pop(metrics_folder.FOLDER, None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "serving", "--port", str(port), "--no-access-log"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(600):
+                assert server.poll() is None, server.stderr.read()[-2000:]
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/ready").status_code == 200:
+                        break
+                time.sleep(0.1)
+            assert client.post("/predict", json=known_flight).status_code == 200
+            text = client.get("/metrics").text
+        assert 'larder_predictions_total{model_version="1"} 1.0' in text
+        assert not list(inherited.iterdir()), "the server wrote into its parent's folder"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_without_a_champion_it_says_so_in_one_line_and_exits_2(
