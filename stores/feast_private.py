@@ -9,6 +9,10 @@ that changed when a Feast upgrade moves or reshapes it.
 - `entity_df_time_range`: the event-time span of an entity frame
   (`feast.infra.offline_stores.ibis._get_entity_df_event_timestamp_range`).
 - The bulk engine (`stores/engine.py`) overrides `LocalComputeEngine._materialize_one`.
+- The postgres store (`stores/postgres.py`) overrides `PostgreSQLOnlineStore._get_conn`, the
+  one method its reads, writes and updates take a connection from, keeps its pool in
+  `_conn_pool`, and opens connections as Feast does (`postgres_connection`: Feast's
+  `_get_conninfo` and `_get_conn_kwargs`, imported only when a postgres store is used).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -22,7 +26,13 @@ if TYPE_CHECKING:
     from feast import FeatureStore
     from feast.infra.online_stores.online_store import OnlineStore
 
-__all__ = ["column_names", "entity_df_time_range", "online_store", "provider"]
+__all__ = [
+    "column_names",
+    "entity_df_time_range",
+    "online_store",
+    "postgres_connection",
+    "provider",
+]
 
 
 def provider(store: "FeatureStore") -> Any:
@@ -31,3 +41,11 @@ def provider(store: "FeatureStore") -> Any:
 
 def online_store(store: "FeatureStore") -> "OnlineStore":
     return store._get_provider().online_store
+
+
+def postgres_connection(settings: Any) -> tuple[str, dict[str, Any]]:
+    """(conninfo, connection keyword arguments) of Feast's postgres settings, as its store
+    builds them."""
+    from feast.infra.utils.postgres.connection_utils import _get_conn_kwargs, _get_conninfo
+
+    return _get_conninfo(settings), _get_conn_kwargs(settings)

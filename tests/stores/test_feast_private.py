@@ -36,3 +36,29 @@ def test_the_provider_reaches_the_configured_online_store(platform) -> None:
     assert isinstance(online, OnlineStore)
     assert feast_private.provider(store).online_store is online
     assert callable(online.online_read)
+
+
+def test_the_postgres_store_takes_every_connection_from_get_conn() -> None:
+    """stores/postgres.py replaces `_get_conn` alone: each method that talks to PostgreSQL must
+    still take its connection there, and the pool must still live in `_conn_pool`."""
+    from feast.infra.online_stores.postgres_online_store.postgres import PostgreSQLOnlineStore
+
+    parameters = inspect.signature(PostgreSQLOnlineStore._get_conn).parameters
+    assert list(parameters) == ["self", "config", "autocommit"]
+    assert "_conn_pool" in vars(PostgreSQLOnlineStore)
+    for name in ("online_write_batch", "online_read", "update", "teardown"):
+        source = inspect.getsource(getattr(PostgreSQLOnlineStore, name))
+        assert "self._get_conn(" in source and "psycopg.connect" not in source, name
+
+
+def test_postgres_connections_open_as_feasts_do() -> None:
+    from feast.infra.online_stores.postgres_online_store.postgres import (
+        PostgreSQLOnlineStoreConfig,
+    )
+
+    settings = PostgreSQLOnlineStoreConfig(
+        host="db", port=5433, database="d", user="u", password="p", sslmode="disable"
+    )
+    conninfo, kwargs = feast_private.postgres_connection(settings)
+    assert {"host=db", "port=5433", "dbname=d", "user=u"} <= set(conninfo.split())
+    assert kwargs["sslmode"] == "disable" and "search_path" in kwargs["options"]

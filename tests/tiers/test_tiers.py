@@ -45,18 +45,10 @@ def test_online_reads_answer_what_the_embedded_tier_answers(tiered) -> None:
     assert "OUTSIDE_MAX_AGE" in {s for r in later["results"] for s in r["statuses"]}
 
 
-# Feast's redis store answers an entity it never stored as stored at 1970-01-01 with empty
-# values (its own get_online_features says PRESENT, value null); serving/online.py reads that
-# as a stored row, so past any ttl it says OUTSIDE_MAX_AGE where the embedded tier says
-# NOT_FOUND. The fix is in serving/online.py (deploy/README.md, "Known gaps").
-REDIS_NOT_FOUND = pytest.mark.xfail(
-    strict=True, reason="serving/online.py reads Redis's never-stored entity as stored in 1970"
-)
-
-
-def test_an_unknown_entity_is_not_found_as_on_the_embedded_tier(tiered, request) -> None:
-    if tiered.store.config.online_store.type == "redis":
-        request.applymarker(REDIS_NOT_FOUND)
+def test_an_unknown_entity_is_not_found_as_on_the_embedded_tier(tiered) -> None:
+    """Feast's redis store answers an entity it never stored as stored at 1970-01-01 with
+    empty values (its own get_online_features says PRESENT, value null); serving/online.py
+    reads that as not stored, as every other store answers it."""
     text = next(k for k, v in tiered.request.items() if isinstance(v, str))
     body = _service_body(tiered, tiered.as_of.isoformat(), **{text: "NO SUCH ENTITY"})
     answer = _same_answers(tiered, body)
@@ -128,16 +120,9 @@ def _outage_of(tier: str) -> list[str]:
     return {"redis": ["redis"], "postgres": ["postgres"], "server": ["redis"]}[tier]
 
 
-# Feast's postgres store either keeps one connection forever (conn_type singleton: broken by
-# an outage, never replaced) or takes one from a psycopg pool whose wait (30 s, not
-# configurable through feature_store.yaml) outlasts LARDER_REQUEST_TIMEOUT_S: either way the
-# outage is not a prompt 503 naming PostgreSQL (deploy/README.md, "Known gaps").
-POSTGRES_OUTAGE = "Feast's postgres store waits 30 s for a pooled connection"
-
-
 def test_an_outage_is_a_503_naming_the_store_and_passes_by_itself(tiered) -> None:
-    if tiered.store.config.online_store.type == "postgres":
-        pytest.xfail(POSTGRES_OUTAGE)  # not run: it would hold a worker thread 30 s
+    """On PostgreSQL through stores/postgres.py, whose pool fails within wait_s: Feast's own
+    postgres store would hold each request 30 s, or keep a broken connection for ever."""
     down = _outage_of(tiered.tier)
     body = _service_body(tiered, tiered.as_of.isoformat())
     before = tiered.client.post("/get-online-features", json=body)
