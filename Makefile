@@ -45,13 +45,14 @@ bench: install
 	$(PY) -m bench.stores_materialize && $(PY) -m bench.stores_pit_join
 	$(PY) bench/validate_bench.py && $(PY) bench/features_bench.py && $(PY) bench/serve_bench.py
 
-# The server tier (deploy/README.md): Redis and PostgreSQL on localhost, data in a temporary
-# folder; `make test-tiers` runs the tests that need them (plain `make test` leaves them out).
+# The server tier (deploy/README.md): Redis, PostgreSQL and an MLflow tracking server on
+# localhost, data in a temporary folder; `make test-tiers` runs the tests that need them (plain
+# `make test` leaves them out).
 services-install:
 	deploy/services.sh install
 
-services-up:
-	deploy/services.sh up
+services-up: install
+	LARDER_MLFLOW=$(abspath $(VENV))/bin/mlflow deploy/services.sh up
 
 services-down:
 	deploy/services.sh down

@@ -40,7 +40,7 @@ from serving.deps import (
 from serving.errors import ServingError
 from serving.fastpath import FastReads
 from serving.faults import http_failed, validation_failed
-from serving.metrics import FLUSH_S, SERVED, exposition
+from serving.metrics import FLUSH_S, SERVED, exposition, model_served
 from serving.middleware import ObservedMiddleware
 from serving.openapi import with_predict_schemas
 from serving.plans import Plans
@@ -165,6 +165,7 @@ def lifespan_for(
             state.startup_failure = failure_line(exc, settings)
             raise
         state.settings, state.store, state.served = settings, started.store, started.served
+        model_served(started.served.champion.name, started.served.champion.version)
         limit_threads(settings.model_threads)
         state.reader, state.plans = started.reader, Plans(state.store)
         state.reloader = Reloader(settings, state)

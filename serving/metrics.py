@@ -9,6 +9,9 @@
                                                     interval (the largest over the workers)
     larder_unseen_categories_total{input}           categories the model never saw, answered
                                                     as missing
+    larder_model_served{model,version}              1 for the version a worker serves (with
+                                                    several workers, one sample per worker, by
+                                                    `pid`): a promotion shows reaching each
 """
 
 import os
@@ -41,6 +44,12 @@ FEATURE_AGE = Gauge(
     "Oldest value served in the last interval",
     ["view"],
     multiprocess_mode="livemax",
+)
+MODEL_SERVED = Gauge(
+    "larder_model_served",
+    "1 for the model version this worker serves, 0 for one it served before",
+    ["model", "version"],
+    multiprocess_mode="liveall",
 )
 UNSEEN = Counter(
     "larder_unseen_categories",
@@ -121,6 +130,13 @@ def unseen_category(name: str) -> Counter:
 @cache
 def predictions_made(model_version: str) -> Counter:
     return PREDICTIONS.labels(model_version)
+
+
+def model_served(model: str, version: str, previous: str | None = None) -> None:
+    """Called when a worker starts serving `version` (at startup, and on each reload)."""
+    if previous is not None and previous != version:
+        MODEL_SERVED.labels(model, previous).set(0)
+    MODEL_SERVED.labels(model, version).set(1)
 
 
 def exposition() -> tuple[bytes, str]:

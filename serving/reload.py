@@ -16,6 +16,7 @@ from larder import state
 from larder.cli import debug
 from serving.batcher import Batcher
 from serving.errors import ModelContractError
+from serving.metrics import model_served
 from serving.model import Champion, champion_version, load_champion
 from serving.online import OnlineReader, Plan, plan_for
 from serving.predict import warm_up
@@ -76,7 +77,8 @@ class Reloader:
             )
             if version == current:
                 return False
-            self.holder.served = await asyncio.to_thread(load_served, s, self.holder.store)
+            self.holder.served = served = await asyncio.to_thread(load_served, s, self.holder.store)
+            model_served(served.champion.name, served.champion.version, current)
             logger.info("serving %s version %s (was %s)", s.model, version, current)
             return True
 

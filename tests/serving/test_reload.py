@@ -1,6 +1,7 @@
 """The champion is reloaded when its alias moves, by the poll and by the admin call, while
 requests keep flowing: none fails, and each answers with one whole model version."""
 
+import os
 import shutil
 import threading
 import time
@@ -40,6 +41,20 @@ def hammer(client: TestClient, flight: dict, stop: threading.Event, seen: list) 
         seen.append((response.status_code, response.json().get("model", {}).get("version")))
 
 
+def _served(text: str) -> dict[str, float]:
+    """larder_model_served of this process, by version."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        sample.labels["version"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "larder_model_served"
+        and sample.labels.get("pid", str(os.getpid())) == str(os.getpid())
+        and sample.labels["model"] == "flight_delay"
+    }
+
+
 def test_the_alias_moving_under_load_fails_no_request(serving_settings, registry, known_flight):
     uri, mlflow_client = registry
     settings = serving_settings.model_copy(
@@ -65,6 +80,8 @@ def test_the_alias_moving_under_load_fails_no_request(serving_settings, registry
         stop.set()
         for thread in threads:
             thread.join()
+        served = _served(client.get("/metrics").text)
+    assert served == {"1": 0.0, "2": 1.0}  # the metric says which version the worker serves
     for answers in seen:
         assert {code for code, _ in answers} == {200}
         versions = [v for _, v in answers]
