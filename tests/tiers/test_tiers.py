@@ -1,17 +1,18 @@
 """Each server tier keeps the platform's promises on each domain, against real Redis and
 PostgreSQL: online = offline after materializing (the pipeline's own parity check, run while
 building `tiered`), the server answers what the embedded tier answers (statuses, ttl included),
-the newest pushed row wins, an outage is a 503 naming the store and passes by itself, and the
-SQL registry takes two jobs at once."""
+the newest pushed row wins, no request fails while the tier is materialized again, an outage is
+a 503 naming the store and passes by itself, and the SQL registry takes two jobs at once."""
 
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import pandas as pd
 import pytest
 
-from pipelines import parity
+from pipelines import parity, stages
 from tests.conftest import ROOT
 from tests.tiers.conftest import TOKEN, services
 
@@ -53,6 +54,32 @@ def test_an_unknown_entity_is_not_found_as_on_the_embedded_tier(tiered) -> None:
     body = _service_body(tiered, tiered.as_of.isoformat(), **{text: "NO SUCH ENTITY"})
     answer = _same_answers(tiered, body)
     assert "NOT_FOUND" in {s for r in answer["results"] for s in r["statuses"]}
+
+
+def test_no_request_fails_while_the_tier_is_materialized_again(tiered) -> None:
+    body = _service_body(tiered, tiered.as_of.isoformat())
+    before = tiered.client.post("/get-online-features", json=body).json()
+    stop, seen = threading.Event(), []
+
+    def hammer() -> None:
+        while not stop.is_set():
+            for path, sent in (("/get-online-features", body), ("/predict", tiered.request)):
+                answer = tiered.client.post(path, json=sent)
+                seen.append((path, answer.status_code, answer.text))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        stages.materialize_and_check(tiered.platform)  # the same rows, written again
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert seen and [s for s in seen if s[1] != 200] == []
+    reads = [text for path, _, text in seen if path == "/get-online-features"]
+    assert set(reads) == {tiered.client.post("/get-online-features", json=body).text}
+    assert tiered.client.post("/get-online-features", json=body).json() == before
 
 
 def _past_ttl(tiered) -> str:
