@@ -10,7 +10,8 @@ PORT ?= 8000
 WORKERS ?= 2
 run pipeline train serve replay clean: export LARDER_FEATURE_REPO := $(abspath $(REPO))
 
-.PHONY: install run pipeline train serve replay test lint bench clean services-install services-up \
+.PHONY: install run pipeline train serve replay test lint bench bench-install bench-tiers clean \
+	services-install services-up \
 	services-down test-tiers
 
 install: $(VENV)/.installed
@@ -41,9 +42,18 @@ replay: install
 test: install
 	$(PY) -m pytest -q
 
-bench: install
+bench: install bench-install
 	$(PY) -m bench.stores_materialize && $(PY) -m bench.stores_pit_join
 	$(PY) bench/validate_bench.py && $(PY) bench/features_bench.py && $(PY) bench/serve_bench.py
+
+# The serving benchmarks' load generator: Debian's wrk (as root), if missing. The tiers'
+# benchmark also needs `make services-up`.
+bench-install:
+	command -v wrk >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+bench-tiers: install bench-install
+	TZ=UTC $(PY) bench/tiers_bench.py
 
 # The server tier (deploy/README.md): Redis, PostgreSQL and an MLflow tracking server on
 # localhost, data in a temporary folder; `make test-tiers` runs the tests that need them (plain
