@@ -249,8 +249,8 @@ def conditions(
 ) -> str:
     import feast
 
-    commit = _output("git", "rev-parse", "--short", "HEAD")
-    wrk = _output("wrk", "--version").split(" [")[0]
+    commit = command_output("git", "rev-parse", "--short", "HEAD")
+    wrk = command_output("wrk", "--version").split(" [")[0]
     loads = " / ".join(f"{a:.2f}-{b:.2f}" for a, b in zip(start, end, strict=True))
     return (
         f"## Conditions\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit "
@@ -287,7 +287,7 @@ def code(text: str) -> str:
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
-def _output(*command: str) -> str:
+def command_output(*command: str) -> str:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 

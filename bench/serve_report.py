@@ -28,18 +28,20 @@ def summarize(samples: Sequence[dict]) -> list[dict]:
     for s in samples:
         groups.setdefault((s["workload"], s["server"], s["c"]), []).append(s)
     rows = [
-        {
-            "workload": workload,
-            "server": server,
-            "c": c,
-            "runs": len(runs),
-            **{k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")},
-            "rps_range": (min(r["rps"] for r in runs), max(r["rps"] for r in runs)),
-            **{k: sum(r[k] for r in runs) for k in ("non2xx", "socket_errors")},
-        }
+        {"workload": workload, "server": server, "c": c, **over_runs(runs)}
         for (workload, server, c), runs in groups.items()
     ]
     return sorted(rows, key=lambda r: (ORDER.index(r["workload"]), r["c"], _rank(r["server"])))
+
+
+def over_runs(runs: Sequence[dict]) -> dict:
+    """One point's figures over its runs: medians, the req/s range, errors summed."""
+    return {
+        "runs": len(runs),
+        **{k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")},
+        "rps_range": (min(r["rps"] for r in runs), max(r["rps"] for r in runs)),
+        **{k: sum(r[k] for r in runs) for k in ("non2xx", "socket_errors")},
+    }
 
 
 def _rank(server: str) -> int:

@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serve_bench import Target, _output, batch_views, code, log, progress  # noqa: E402
+from bench.serve_bench import Target, batch_views, code, command_output, log, progress  # noqa: E402
 from bench.serve_bodies import (  # noqa: E402
     POOL,
     entity_bodies,
@@ -58,7 +58,7 @@ from bench.serve_bodies import (  # noqa: E402
     write_lines,
 )
 from bench.serve_load import measure  # noqa: E402
-from bench.serve_report import HUNDRED, ONE, PREDICT, write  # noqa: E402
+from bench.serve_report import HUNDRED, ONE, PREDICT, over_runs, write  # noqa: E402
 from bench.serve_servers import Server, post  # noqa: E402
 from bench.tiers_setup import (  # noqa: E402
     EMBEDDED,
@@ -343,13 +343,7 @@ def summarize(samples: Sequence[dict]) -> list[dict]:
     for s in samples:
         groups.setdefault((s["workload"], s["server"]), []).append(s)
     rows = [
-        {
-            "workload": workload,
-            "tier": tier,
-            **{k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")},
-            "rps_range": (min(r["rps"] for r in runs), max(r["rps"] for r in runs)),
-            **{k: sum(r[k] for r in runs) for k in ("non2xx", "socket_errors")},
-        }
+        {"workload": workload, "tier": tier, **over_runs(runs)}
         for (workload, tier), runs in groups.items()
     ]
     order = list(WORKLOADS)
@@ -417,10 +411,10 @@ def conditions(
 ) -> str:
     import feast
 
-    commit = _output("git", "rev-parse", "--short", "HEAD")
-    changed = len(_output("git", "status", "--porcelain").splitlines())
+    commit = command_output("git", "rev-parse", "--short", "HEAD")
+    changed = len(command_output("git", "status", "--porcelain").splitlines())
     dirty = f" (plus {changed} uncommitted changes in the work tree)" if changed else ""
-    found = _output("wrk", "--version").split(" [")[0]
+    found = command_output("wrk", "--version").split(" [")[0]
     wrk = f"{found} with one thread" if found else "no wrk installed"
     averages = "; ".join(
         f"{when} {' / '.join(f'{a:.2f}' for a in load)}" for when, load in loads.items()

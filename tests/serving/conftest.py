@@ -6,6 +6,12 @@ fixtures (`serving_settings`, `client`, `store`, `as_of`, `known_flight`) serve 
 speak of flights; `domain_server` serves each domain in turn for the platform's promises.
 """
 
+import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +25,7 @@ from pipelines.materialize import watermark
 from pipelines.settings import PipelineSettings
 from serving.app import create_app
 from serving.settings import ServingSettings
+from tests.conftest import ROOT
 from training.contract import service_inputs
 
 SERVICE = "flight_delay_v3"  # the task's: what the champion is trained on
@@ -154,3 +161,33 @@ def labelled_rows(platform: PipelineSettings) -> tuple[pd.DataFrame, pd.Series]:
     frame = build_training_frame(settings, load_examples(settings).dropna(subset=["tailnum"]))
     frame = frame.head(300)
     return frame[list(feature_schema(settings))], frame[LABEL]
+
+
+@contextlib.contextmanager
+def serving_process(env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """`python -m serving` in a child process with `env`, on a free port, as users start it:
+    its base URL once /ready answers 200. Stopped when the block ends."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "serving", "--port", str(port), "--workers", str(workers)]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe, that no log line can fill
+        server = subprocess.Popen([*command, "--no-access-log"], cwd=ROOT, env=env, stderr=log)
+        try:
+            for _ in range(600):
+                if server.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"the server stopped: {log.read()[-2000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/ready", timeout=30).status_code == 200:
+                        break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the server did not answer /ready within 60 s")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

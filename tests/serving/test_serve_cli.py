@@ -9,9 +9,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from serving import __main__ as cli
 from serving import metrics_folder
 from serving.app import create_app, worker_app
 from serving.settings import ServingSettings
-from tests.conftest import ROOT
+from tests.serving.conftest import serving_process
 
 
 @pytest.fixture
@@ -110,26 +107,11 @@ def test_a_server_started_by_a_feast_process_counts_in_its_own_folder(
         "LARDER_LOG_DIR": str(tmp_path / "predictions"),
     }
     env.pop(metrics_folder.FOLDER, None)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "serving", "--port", str(port), "--no-access-log"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(600):
-                assert server.poll() is None, server.stderr.read()[-2000:]
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/ready").status_code == 200:
-                        break
-                time.sleep(0.1)
-            assert client.post("/predict", json=known_flight).status_code == 200
-            text = client.get("/metrics").text
-        assert 'larder_predictions_total{model_version="1"} 1.0' in text
-        assert not list(inherited.iterdir()), "the server wrote into its parent's folder"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving_process(env) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert client.post("/predict", json=known_flight).status_code == 200
+        text = client.get("/metrics").text
+    assert 'larder_predictions_total{model_version="1"} 1.0' in text
+    assert not list(inherited.iterdir()), "the server wrote into its parent's folder"
 
 
 def test_without_a_champion_it_says_so_in_one_line_and_exits_2(

@@ -6,9 +6,6 @@ on the way."""
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +16,7 @@ from mlflow import MlflowClient
 
 from larder import tier as tiers
 from larder.tier import open_store
-from tests.conftest import ROOT
-from tests.serving.conftest import known_request
+from tests.serving.conftest import known_request, serving_process
 from tests.tiers.conftest import embedded
 from tests.training.conftest import slice_settings
 from training.train import train
@@ -53,12 +49,6 @@ def test_training_tracks_and_registers_on_the_server(tracked) -> None:
     # The artifacts went to the server (its artifact proxy), not to a folder of this machine.
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     assert client.list_artifacts(version.run_id)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -98,7 +88,6 @@ def test_a_promotion_reaches_both_replicas_and_no_request_fails(tracked, tmp_pat
         client.set_model_version_tag(name, second.version, key, value)
     with embedded():
         request = known_request(platform, open_store(platform.feature_repo))
-    port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != tiers.TIER},
         "TZ": "UTC",
@@ -108,21 +97,7 @@ def test_a_promotion_reaches_both_replicas_and_no_request_fails(tracked, tmp_pat
         "LARDER_RELOAD_INTERVAL_S": "0.5",
         "LARDER_LOG_DIR": str(tmp_path / "predictions"),
     }
-    command = [sys.executable, "-m", "serving", "--workers", "2", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--no-access-log"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if server.poll() is not None:
-                pytest.fail(f"the server stopped: {server.stderr.read()[-2000:]}")
-            try:
-                if _get(f"{url}/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+    with serving_process(env, workers=2) as url:
         for _ in range(300):  # /ready answered from the first worker up; wait for the second
             workers = _served_by_worker(url)
             if len(workers) == 2:
@@ -149,6 +124,3 @@ def test_a_promotion_reaches_both_replicas_and_no_request_fails(tracked, tmp_pat
         assert answers[-1][1]["model"]["version"] == second.version
         assert len(workers) == 2, workers
         assert all(versions == {second.version} for versions in workers.values()), workers
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
