@@ -73,6 +73,10 @@ class Served:
         counts: dict[tuple[str, str], int] = {}
         for column in answer.columns:
             statuses = column.statuses
+            if len(statuses) == 1:  # a one-entity read: most of them
+                key = (column.view, statuses[0])
+                counts[key] = counts.get(key, 0) + 1
+                continue
             for status in set(statuses):
                 key = (column.view, status)
                 counts[key] = counts.get(key, 0) + statuses.count(status)

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ class Champion:
     @property
     def feature_names(self) -> list[str]:
         return self.contract.feature_names
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """`feature_names` as one tuple, shared by every prediction this version makes."""
+        return tuple(self.contract.feature_names)
 
     @property
     def inputs(self) -> list[str]:

@@ -36,7 +36,9 @@ async def predict_rows(
         _prediction(served, task, columns, i, p, t)
         for i, (p, t) in enumerate(zip(probabilities, times, strict=True))
     ]
-    return out, [_record(p, row, latency_ms, task) for p, row in zip(out, rows, strict=True)]
+    return out, [
+        _record(served, p, row, latency_ms, task) for p, row in zip(out, rows, strict=True)
+    ]
 
 
 def warm_up(served: "Served", reader: OnlineReader, task: Task) -> None:
@@ -79,7 +81,7 @@ def _features(
     times = [row[task.time] - task.lead for row in rows]
     answer = reader.read(served.plan, entities, [epoch(t) for t in times])
     columns = answer.by_name()
-    names, keys = served.champion.feature_names, served.champion.contract.keys
+    names, keys = served.champion.names, served.champion.contract.keys
     values = [
         {**{key: row[key] for key in keys}, **{name: columns[name].values[i] for name in names}}
         for i, row in enumerate(rows)
@@ -92,7 +94,7 @@ def _prediction(served: "Served", task: Task, columns, i: int, p: float, at: dat
     if not 0.0 <= p <= 1.0:  # NaN included
         raise ValueError(f"the model answered {p!r}, not a probability")
     features = {}
-    for name in served.champion.feature_names:
+    for name in served.champion.names:
         column = columns[name]
         features[name] = {
             "value": column.values[i],
@@ -112,7 +114,10 @@ def _prediction(served: "Served", task: Task, columns, i: int, p: float, at: dat
 STATUS = {status: status.lower() for status in (PRESENT, NOT_FOUND, STALE, "NULL_VALUE", "INVALID")}
 
 
-def _record(prediction: dict, entities: dict, latency_ms: float, task: Task) -> dict:
+def _record(
+    served: "Served", prediction: dict, entities: dict, latency_ms: float, task: Task
+) -> dict:
+    features = prediction["features"]
     return {
         "request_id": prediction["request_id"],
         "logged_at": datetime.now(UTC),
@@ -122,5 +127,10 @@ def _record(prediction: dict, entities: dict, latency_ms: float, task: Task) -> 
         "latency_ms": latency_ms,
         "prediction_time": prediction["prediction_time"],
         "entities": entities,
-        "features": {n: (f["value"], f["status"]) for n, f in prediction["features"].items()},
+        # three tuples in the model's order (serving/prediction_log.py transposes them)
+        "features": (
+            served.champion.names,
+            tuple([f["value"] for f in features.values()]),
+            tuple([f["status"] for f in features.values()]),
+        ),
     }

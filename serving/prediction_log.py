@@ -6,7 +6,8 @@ file `date=YYYY-MM-DD/<time>-<pid>-<seq>.parquet`. Each file is written to a `.t
 fsynced and renamed, so a reader never sees a partial file and a crash loses at most the
 records not yet flushed. Columns: request_id, logged_at, endpoint, model_name, model_version,
 probability, latency_ms, prediction_time, entities (JSON), and per feature `value.<name>` and
-`status.<name>` (so readers union files by column name across model versions).
+`status.<name>` (so readers union files by column name across model versions). A record gives
+its features as three tuples in the model's order: names, values, statuses.
 """
 
 import json
@@ -87,25 +88,69 @@ class PredictionLog:
 NESTED = frozenset({"features", "entities"})
 
 
-def _columnar(batch: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _columnar(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """The batch as columns: each record's fields, its entities as JSON, and per feature (of
     any record) `value.<name>` (numbers as floats) and `status.<name>`, null where a record
-    lacks it. Built column by column: a record by record table cost about 70 us per record of
-    60 features, on the server's CPU and under its GIL."""
+    lacks it.
+
+    A record's features are `(names, values, statuses)`, three tuples in the model's order:
+    the records of one model share its names, so their values transpose with `zip` and
+    convert in Arrow, at C speed. (Record by record in Python, a batch of 1000 records of 60
+    features held the GIL for about 15 ms: a stall for every request the worker had open.)"""
     fields = [k for k in batch[0] if k not in NESTED]
-    columns: dict[str, list[Any]] = {k: [r.get(k) for r in batch] for k in fields}
+    columns: dict[str, Any] = {k: [r.get(k) for r in batch] for k in fields}
     columns["entities"] = [json.dumps(r["entities"], default=str) for r in batch]
-    features = [r["features"] for r in batch]
-    for name in dict.fromkeys(name for f in features for name in f):
+    values, statuses = _feature_columns([r["features"] for r in batch])
+    for name, column in values.items():
         value_column, status_column = _columns(name)
-        pairs = [f.get(name, _NONE) for f in features]
-        # numbers as floats (a bool stays a bool: its type is not int's)
-        columns[value_column] = [float(v) if type(v) in NUMBERS else v for v, _ in pairs]
-        columns[status_column] = [status for _, status in pairs]
+        columns[value_column] = _floats(column)
+        columns[status_column] = statuses[name]
     return columns
 
 
-_NONE = (None, None)
+Features = tuple[tuple[str, ...], tuple[Any, ...], tuple[str, ...]]
+
+
+def _feature_columns(features: list[Features]) -> tuple[dict[str, list], dict[str, list]]:
+    """Per feature name (the union over the records, first seen first), its values and
+    statuses over the records, None where a record lacks the feature."""
+    groups: dict[tuple[str, ...], list[int]] = {}  # names -> the records that have them
+    for i, (names, _, _) in enumerate(features):
+        groups.setdefault(names, []).append(i)
+    if len(groups) == 1:  # one model served the whole batch: the usual case
+        names = features[0][0]
+        values = zip(*(f[1] for f in features), strict=True)
+        statuses = zip(*(f[2] for f in features), strict=True)
+        return (
+            dict(zip(names, map(list, values), strict=True)),
+            dict(zip(names, map(list, statuses), strict=True)),
+        )
+    size = len(features)
+    all_values: dict[str, list] = {}
+    all_statuses: dict[str, list] = {}
+    for names, rows in groups.items():  # a reload changed the model within the batch
+        for j, name in enumerate(names):
+            value_column = all_values.setdefault(name, [None] * size)
+            status_column = all_statuses.setdefault(name, [None] * size)
+            for i in rows:
+                value_column[i] = features[i][1][j]
+                status_column[i] = features[i][2][j]
+    return all_values, all_statuses
+
+
+def _floats(values: list[Any]) -> Any:
+    """A feature's values as an Arrow array, whole numbers as floats (so that files union by
+    column across batches); a bool stays a bool. Values Arrow cannot put in one array (mixed
+    kinds) are left as they are, as before."""
+    import pyarrow as pa
+
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return [float(v) if type(v) in NUMBERS else v for v in values]
+    return array.cast(pa.float64()) if pa.types.is_integer(array.type) else array
+
+
 NUMBERS = frozenset({int, float})
 
 

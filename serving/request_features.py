@@ -8,8 +8,8 @@ lists (the fast path: no DataFrame); `pandas` mode views a DataFrame; a `singlet
 is called once per row.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,19 +23,34 @@ Rows = dict[str, list[Any]]
 
 @dataclass(frozen=True)
 class RequestTransform:
-    """Parses an on-demand view's request columns by their declared types, then runs it."""
+    """Parses an on-demand view's request columns by their declared types, then runs it.
+
+    What each column's type asks (parse a time, check a number, convert an output) is decided
+    once, when the view is planned: comparing Feast types costs microseconds a comparison,
+    and a request would make dozens of them."""
 
     view: OnDemandFeatureView
     inputs: dict[str, Any]  # request column: Feast type
+    parsers: tuple[tuple[str, Any, "Parser"], ...] = field(init=False, repr=False)
+    outputs: tuple[tuple[str, "Converter"], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        parsers = tuple((name, kind, _parser(kind)) for name, kind in self.inputs.items())
+        outputs = tuple((f.name, _converter(f.dtype)) for f in self.view.features)
+        object.__setattr__(self, "parsers", parsers)
+        object.__setattr__(self, "outputs", outputs)
 
     def __call__(
         self, entities: Mapping[str, Sequence[Any]], rows: int, features: Mapping[str, list]
     ) -> Rows:
         """The view's features for `rows` rows, from the request's `entities` columns and the
         source views' `features` (plain names)."""
-        columns = {name: _parse(name, kind, entities[name]) for name, kind in self.inputs.items()}
+        columns = {
+            name: [parse(name, i, kind, v) for i, v in enumerate(entities[name])]
+            for name, kind, parse in self.parsers
+        }
         try:
-            return own_transformation(self.view, {**features, **columns}, rows)
+            return own_transformation(self.view, {**features, **columns}, rows, self.outputs)
         except ServingError:
             raise
         except Exception as exc:  # the domain's code, on what the request gave it
@@ -61,9 +76,13 @@ def sources(view: OnDemandFeatureView) -> dict[str, list[str]]:
 
 
 def own_transformation(
-    view: OnDemandFeatureView, columns: Mapping[str, list[Any]], rows: int
+    view: OnDemandFeatureView,
+    columns: Mapping[str, list[Any]],
+    rows: int,
+    outputs: Sequence[tuple[str, "Converter"]] | None = None,
 ) -> Rows:
-    """The view's own transformation, its outputs typed as its schema declares."""
+    """The view's own transformation, its outputs typed as its schema declares (`outputs`:
+    each feature's converter, when the caller has them already)."""
     transformation = view.feature_transformation
     if transformation is None:
         raise ServingError(f"on-demand view {view.name!r} has no transformation of its own to run")
@@ -75,7 +94,9 @@ def own_transformation(
         out = udf(dict(columns))
     else:
         out = _pandas(udf, columns)
-    return {f.name: [_typed(v, f.dtype) for v in list(out[f.name])] for f in view.features}
+    if outputs is None:
+        outputs = [(f.name, _converter(f.dtype)) for f in view.features]
+    return {name: [convert(v) for v in list(out[name])] for name, convert in outputs}
 
 
 def _pandas(udf: Any, columns: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
@@ -95,37 +116,59 @@ def _is_time(values: list[Any]) -> bool:
     return bool(values) and isinstance(values[0], datetime)
 
 
-def _typed(value: Any, kind: Any) -> Any:
-    if value is None or value != value:  # NaN
-        return None
+Converter = Callable[[Any], Any]
+Parser = Callable[[str, int, Any, Any], Any]
+
+
+def _converter(kind: Any) -> Converter:
+    """How an output of Feast type `kind` is typed: NaN and None are missing."""
     if kind in (Int64, Int32):
-        return int(value)
+        return _whole
     if kind in (Float64, Float32):
-        return float(value)
-    return value
+        return _real
+    return _as_is
 
 
-def _parse(name: str, kind: Any, values: Sequence[Any]) -> list[Any]:
-    return [_parse_one(name, i, kind, v) for i, v in enumerate(values)]
+def _whole(value: Any) -> Any:
+    return None if value is None or value != value else int(value)
 
 
-def _parse_one(name: str, i: int, kind: Any, value: Any) -> Any:
+def _real(value: Any) -> Any:
+    return None if value is None or value != value else float(value)
+
+
+def _as_is(value: Any) -> Any:
+    return None if value is None or value != value else value
+
+
+def _parser(kind: Any) -> Parser:
+    """How a request column of Feast type `kind` is read: (name, row, kind, value) -> value."""
     if kind == UnixTimestamp:
-        return _moment(name, i, value)
-    if kind in (Int64, Int32) and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if (
-        kind in (Float64, Float32)
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-    ):
-        return value
-    if kind not in (Int64, Int32, Float64, Float32):
+        return _moment
+    if kind in (Int64, Int32):
+        return _whole_input
+    if kind in (Float64, Float32):
+        return _number_input
+    return _any_input
+
+
+def _whole_input(name: str, i: int, kind: Any, value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise BadReadError(f"entities.{name}[{i}] is {value!r}, not a {kind}")
 
 
-def _moment(name: str, i: int, value: Any) -> datetime:
+def _number_input(name: str, i: int, kind: Any, value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise BadReadError(f"entities.{name}[{i}] is {value!r}, not a {kind}")
+
+
+def _any_input(name: str, i: int, kind: Any, value: Any) -> Any:
+    return value
+
+
+def _moment(name: str, i: int, kind: Any, value: Any) -> datetime:
     """Epoch seconds or ISO-8601; a time without a zone is UTC."""
     try:
         if isinstance(value, datetime):

@@ -141,7 +141,7 @@ def test_the_log_writes_whole_files_in_batches_and_never_a_partial_one(tmp_path)
         "request_id": "r",
         "probability": 0.5,
         "entities": {"tailnum": "N1"},
-        "features": {"f": (1, "present")},
+        "features": (("f",), (1,), ("present",)),  # names, values, statuses
     }
     for i in range(25):
         log.append({**record, "request_id": f"r{i}"})
