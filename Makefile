@@ -39,8 +39,11 @@ serve: install
 replay: install
 	$(PY) -m monitoring replay
 
+# Test files are spread over TEST_WORKERS processes (pytest-xdist), each file's tests in one
+# of them, so a file's fixtures are built once.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install bench-install
 	$(PY) -m bench.stores_materialize && $(PY) -m bench.stores_pit_join
