@@ -19,34 +19,35 @@ async def require_admin(request: Request, credentials: Credentials) -> None:
         raise HTTPException(
             403, "push and admin endpoints are disabled: start the server with LARDER_ADMIN_TOKEN"
         )
-    _check(credentials, token, "LARDER_ADMIN_TOKEN")
+    _require(request, token, "LARDER_ADMIN_TOKEN")
 
 
 async def require_reader(request: Request, credentials: Credentials) -> None:
     token = request.app.state.settings.read_token
     if token is not None:
-        _check(credentials, token, "LARDER_READ_TOKEN")
+        _require(request, token, "LARDER_READ_TOKEN")
 
 
 def reader_allowed(authorization: str | None, token: SecretStr | str | None) -> bool:
-    """Whether an `Authorization` header passes `require_reader`, read as HTTPBearer reads it."""
-    if token is None:
-        return True
+    """Whether an `Authorization` header passes for the read token (None: reads are open)."""
+    return token is None or allowed(authorization, token)
+
+
+def allowed(authorization: str | None, token: SecretStr | str) -> bool:
+    """The one decision on a bearer token, for the routes' dependencies and the fast path
+    (serving/fastpath.py) alike: `Authorization: Bearer <token>`, read as HTTPBearer reads
+    it, compared in constant time."""
     scheme, credentials = get_authorization_scheme_param(authorization)
     if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
         return False
-    return _matches(credentials, token)
-
-
-def _matches(given: str, token: SecretStr | str) -> bool:
     secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-    return hmac.compare_digest(given.encode(), secret.encode())
+    return hmac.compare_digest(credentials.encode(), secret.encode())
 
 
-def _check(
-    credentials: HTTPAuthorizationCredentials | None, token: SecretStr | str, name: str
-) -> None:
-    if not _matches(credentials.credentials if credentials else "", token):
+def _require(request: Request, token: SecretStr | str, name: str) -> None:
+    # `credentials` (HTTPBearer) stays in the dependencies' signatures for the OpenAPI docs'
+    # security scheme; the decision is `allowed`, on the header itself.
+    if not allowed(request.headers.get("authorization"), token):
         raise HTTPException(
             401,
             f"send the server's {name} as `Authorization: Bearer <token>`",

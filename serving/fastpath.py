@@ -8,7 +8,9 @@ routes take it) with the same pydantic model, calls the functions the routes cal
 goes on to the FastAPI route with the body replayed: another content type, a read token that
 does not match, a body that fails validation, a limit, an unknown feature. Those get FastAPI's
 answers, in FastAPI's formats, and the routes remain the documented API; tests check that both
-paths answer alike.
+paths answer alike. Both decide alike because they call the same code: the token by
+serving/auth.py's `allowed`, limits, reads, predictions, metrics and the prediction log by
+serving/answers.py, request metrics and time limits by serving/middleware.py around both.
 """
 
 from collections.abc import Awaitable, Callable

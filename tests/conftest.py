@@ -19,6 +19,13 @@ import pytest
 
 os.environ["TZ"] = "UTC"  # Feast's SQLite store writes local time; every process runs in UTC
 
+from serving.metrics_folder import own_folder  # noqa: E402
+
+# Each test process (each of pytest-xdist's workers too) keeps its metrics in a folder of its
+# own, named before anything imports Feast or prometheus_client: they would otherwise share the
+# folder of the process that started them, and one's servers would count in the other's.
+own_folder()
+
 from pipelines import stages  # noqa: E402
 from pipelines.settings import PipelineSettings  # noqa: E402
 
