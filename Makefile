@@ -12,7 +12,8 @@ run pipeline train serve replay clean: export LARDER_FEATURE_REPO := $(abspath $
 
 .PHONY: install run pipeline train serve replay test lint bench bench-install bench-tiers clean \
 	services-install services-up \
-	services-down test-tiers
+	services-down test-tiers engines-install test-engines bench-engines container-install \
+	container-build test-container
 
 install: $(VENV)/.installed
 
@@ -72,6 +73,33 @@ services-down:
 
 test-tiers: install
 	$(PY) -m pytest -q -m tiers tests/tiers
+
+# The cluster engines' tiers (deploy/tiers/spark, deploy/tiers/ray): pyspark and Ray (the
+# `engines` extra) and, if missing, Debian's Java 17 for Spark (as root); `make test-engines`
+# runs the tests marked `engines` on a local Spark session and local Ray.
+engines-install: install
+	command -v java >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless)
+	$(PY) -m pip install --quiet -e '.[engines]'
+
+test-engines: engines-install
+	$(PY) -m pytest -q -m engines tests/tiers/test_engines.py tests/stores/test_feast_private.py
+
+bench-engines: engines-install
+	$(PY) bench/engines_bench.py
+
+# The platform's images and the server tier in containers (deploy/container/README.md): the
+# tools (Debian's podman, podman-compose, runc and debootstrap, as root), the images, and the
+# test that brings the compose stack up and predicts through both replicas (plain `make test`
+# leaves it out). podman here needs deploy/container/containers.conf (CONTAINERS_CONF).
+container-install:
+	deploy/container/build.sh install
+
+container-build: install
+	deploy/container/build.sh
+
+test-container: install
+	$(PY) -m pytest -q -m container tests/container
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy

@@ -13,6 +13,10 @@ that changed when a Feast upgrade moves or reshapes it.
   one method its reads, writes and updates take a connection from, keeps its pool in
   `_conn_pool`, and opens connections as Feast does (`postgres_connection`: Feast's
   `_get_conninfo` and `_get_conn_kwargs`, imported only when a postgres store is used).
+- `arrow_rows`: an Arrow table as Feast's online-write rows (`feast.utils._convert_arrow_to_proto`),
+  for the Ray engine's writes to an online store without `write_arrow` (`stores/ray.py`).
+- The Ray engine (`stores/ray.py`) overrides `RayComputeEngine._materialize_one` and replaces
+  `RayComputeEngine.__init__` (which only sets `config` and starts Ray) to start Ray later.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from feast.infra.offline_stores.ibis import (
     _get_entity_df_event_timestamp_range as entity_df_time_range,
 )
+from feast.utils import _convert_arrow_to_proto as arrow_rows
 from feast.utils import _get_column_names as column_names
 
 if TYPE_CHECKING:
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from feast.infra.online_stores.online_store import OnlineStore
 
 __all__ = [
+    "arrow_rows",
     "column_names",
     "entity_df_time_range",
     "online_store",

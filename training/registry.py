@@ -103,11 +103,21 @@ def feast_client(store: "FeatureStore", settings: TrainingSettings) -> Any:
     return FeastMlflowClient(store)
 
 
+CODE_VERSION = "LARDER_CODE_VERSION"  # set where there is no repository (the image's build)
+
+
 def code_version() -> str:
-    """The git commit of the code that ran, `+dirty` when the work tree had changes."""
+    """The git commit of the code that ran, `+dirty` when the work tree had changes; or
+    LARDER_CODE_VERSION, as a container image records the commit it was built from."""
+    given = os.environ.get(CODE_VERSION, "").strip()
+    if given:
+        return given
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        try:
+            done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        except OSError:  # no git on this machine
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD") or "unknown"

@@ -7,11 +7,14 @@ speak of flights; `domain_server` serves each domain in turn for the platform's 
 """
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -191,3 +194,14 @@ def serving_process(env: dict[str, str], workers: int = 1) -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def http_json(url: str, body: dict | None = None) -> tuple[int, dict]:
+    """(status, JSON body) of one request, on a connection of its own."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {"detail": exc.read().decode(errors="replace")}

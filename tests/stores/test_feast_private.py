@@ -62,3 +62,27 @@ def test_postgres_connections_open_as_feasts_do() -> None:
     conninfo, kwargs = feast_private.postgres_connection(settings)
     assert {"host=db", "port=5433", "dbname=d", "user=u"} <= set(conninfo.split())
     assert kwargs["sslmode"] == "disable" and "search_path" in kwargs["options"]
+
+
+def test_the_arrow_rows_of_the_ray_engine_keep_their_parameters() -> None:
+    """stores/ray.py writes through `arrow_rows` to an online store without `write_arrow`."""
+    parameters = inspect.signature(feast_private.arrow_rows).parameters
+    assert list(parameters) == ["table", "feature_view", "join_keys"]
+
+
+@pytest.mark.engines  # Feast's Ray engine imports ray: the engines extra (make test-engines)
+def test_the_ray_engine_overrides_what_it_expects() -> None:
+    """stores/ray.py overrides `_materialize_one` and replaces `RayComputeEngine.__init__`,
+    which must still only set `config` and start Ray (it starts it at materialization)."""
+    from feast.infra.compute_engines.ray.compute import RayComputeEngine
+
+    run = inspect.signature(RayComputeEngine._materialize_one).parameters
+    assert list(run) == ["self", "registry", "task", "from_offline_store", "kwargs"]
+    init = inspect.getsource(RayComputeEngine.__init__)
+    body = [line.strip() for line in init.splitlines() if line.strip()]
+    assert body[-2:] == [
+        "assert isinstance(self.config, RayComputeEngineConfig)",
+        "self._ensure_ray_initialized()",
+    ]
+    assert "self.config = repo_config.batch_engine" in body
+    assert sum(line.startswith("self.") for line in body) == 2  # config, and starting Ray

@@ -4,7 +4,6 @@ registered there, and two serving replicas behind one port (`python -m serving -
 serve its champion, each moving to a newly promoted version by itself, with no request failing
 on the way."""
 
-import json
 import os
 import time
 import urllib.error
@@ -16,7 +15,7 @@ from mlflow import MlflowClient
 
 from larder import tier as tiers
 from larder.tier import open_store
-from tests.serving.conftest import known_request, serving_process
+from tests.serving.conftest import http_json, known_request, serving_process
 from tests.tiers.conftest import embedded
 from tests.training.conftest import slice_settings
 from training.train import train
@@ -49,17 +48,6 @@ def test_training_tracks_and_registers_on_the_server(tracked) -> None:
     # The artifacts went to the server (its artifact proxy), not to a folder of this machine.
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     assert client.list_artifacts(version.run_id)
-
-
-def _get(url: str, body: dict | None = None) -> tuple[int, dict]:
-    """(status, JSON body) of one request, on a connection of its own."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, {"detail": exc.read().decode(errors="replace")}
 
 
 def _served_by_worker(url: str) -> dict[str, set[str]]:
@@ -105,12 +93,12 @@ def test_a_promotion_reaches_both_replicas_and_no_request_fails(tracked, tmp_pat
             time.sleep(0.2)
         assert list(workers.values()) == [{"1"}, {"1"}], workers
         with ThreadPoolExecutor(8) as pool:
-            before = list(pool.map(lambda _: _get(f"{url}/predict", request), range(64)))
+            before = list(pool.map(lambda _: http_json(f"{url}/predict", request), range(64)))
             assert {(s, a.get("model", {}).get("version")) for s, a in before} == {(200, "1")}
             client.set_registered_model_alias(name, "champion", second.version)
             answers, deadline = [], time.monotonic() + 60
             while time.monotonic() < deadline:
-                batch = list(pool.map(lambda _: _get(f"{url}/predict", request), range(32)))
+                batch = list(pool.map(lambda _: http_json(f"{url}/predict", request), range(32)))
                 answers += batch
                 if all(a.get("model", {}).get("version") == "2" for _, a in batch):
                     break
