@@ -3,7 +3,7 @@ known.
 
 The world holds the domain's source tables (its sample data, or a folder of files named
 after its tables) and knows when every row became known: a source's `known_at` derivation
-says (e.g. a flight is known when it lands), else its `time` (an observation, when made);
+says (say, a row is known when its event ends), else its `time` (an observation, when made);
 tables with neither are reference tables, known from the start. It also knows, by running the
 domain's derivations over everything, each example's prediction time and the rows of every
 view fed by a push source. The platform never reads the world: it gets drops written into

@@ -1,7 +1,7 @@
 """`python -m pipelines STAGE`: ingest [--landing DIR], validate [--full], transform [--months],
 backfill --start --end, apply, materialize, or run (ingest to materialize).
 
-The domain folder is LARDER_FEATURE_REPO (default: feature_repo/, e.g. the flights). Each stage
+The domain folder is LARDER_FEATURE_REPO (default: feature_repo/, the default domain). Each stage
 prints one line with what it did and its wall time; a failure prints one line naming what is
 wrong (a broken state file is named, with how to recover), and the exit status is 1. One
 command at a time writes a data folder (larder.lock): a second exits naming the first.

@@ -103,7 +103,7 @@ def _source_months(zone: Path, table: str) -> list[str]:
 
 def event_months(domain: Domain, validated: Path) -> list[str]:
     """Months holding rows of any monthly source (one table's first rows of a month can land
-    before another's, e.g. weather before flights)."""
+    before another's)."""
     monthly = [s.name for s in domain.sources.values() if s.partition is not None]
     return sorted({m for name in monthly for m in _source_months(validated, name)} - {"unknown"})
 
