@@ -79,10 +79,10 @@ def own_transformation(
     view: OnDemandFeatureView,
     columns: Mapping[str, list[Any]],
     rows: int,
-    outputs: Sequence[tuple[str, "Converter"]] | None = None,
+    outputs: Sequence[tuple[str, "Converter"]],
 ) -> Rows:
     """The view's own transformation, its outputs typed as its schema declares (`outputs`:
-    each feature's converter, when the caller has them already)."""
+    each feature's name and converter, `RequestTransform.outputs`)."""
     transformation = view.feature_transformation
     if transformation is None:
         raise ServingError(f"on-demand view {view.name!r} has no transformation of its own to run")
@@ -94,8 +94,6 @@ def own_transformation(
         out = udf(dict(columns))
     else:
         out = _pandas(udf, columns)
-    if outputs is None:
-        outputs = [(f.name, _converter(f.dtype)) for f in view.features]
     return {name: [convert(v) for v in list(out[name])] for name, convert in outputs}
 
 

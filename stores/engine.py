@@ -10,7 +10,7 @@ aggregations, validation, offline writes, or an online store without `write_arro
 the local engine unchanged.
 """
 
-from typing import Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import pyarrow as pa
 from feast import FeatureView
@@ -18,6 +18,7 @@ from feast.feature_view import DUMMY_ENTITY_NAME
 from feast.infra.common.materialization_job import MaterializationJobStatus, MaterializationTask
 from feast.infra.compute_engines.local.compute import LocalComputeEngine, LocalComputeEngineConfig
 from feast.infra.compute_engines.local.job import LocalMaterializationJob
+from feast.infra.offline_stores.offline_store import RetrievalJob
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.repo_config import RepoConfig
 
@@ -52,36 +53,64 @@ class BulkComputeEngine(LocalComputeEngine):
         return LocalMaterializationJob(job_id, MaterializationJobStatus.SUCCEEDED)
 
     def _takes(self, task: MaterializationTask) -> bool:
-        view = task.feature_view
-        return (
-            hasattr(self.online_store, "write_arrow")
-            and task.only_latest
-            and type(view) is FeatureView
-            and view.batch_source is not None
-            and DUMMY_ENTITY_NAME not in view.entities  # entity-less views have no key to group by
-            and view.online
-            and not view.offline
-            and not getattr(view, "source_views", None)
-            and not getattr(view, "feature_transformation", None)
-            and not getattr(view, "enable_validation", False)
-        )
+        return hasattr(self.online_store, "write_arrow") and latest_only(task)
 
     def _latest_rows(self, registry: BaseRegistry, task: MaterializationTask) -> pa.Table:
         view = task.feature_view
-        source = view.batch_source
-        assert source is not None  # _takes admits only views with a batch source
         entities = [registry.get_entity(name, task.project) for name in view.entities]
-        keys, features, ts, created = column_names(view, entities)
-        job = self.offline_store.pull_latest_from_table_or_query(
-            config=self.repo_config,
-            data_source=source,
-            join_key_columns=keys,
-            feature_name_columns=features,
-            timestamp_field=ts,
-            created_timestamp_column=created,
-            start_date=task.start_time,
-            end_date=task.end_time,
-        )
-        table = job.to_arrow()
-        mapping = source.field_mapping
-        return table.rename_columns([mapping.get(c, c) for c in table.column_names])
+        job = latest_rows(self.offline_store, self.repo_config, task, entities)
+        return stored_names(job.to_arrow(), task)
+
+
+def latest_only(task: MaterializationTask) -> bool:
+    """A view whose materialization is each entity's latest row, as stored: keyed, online
+    only, with no transformation, aggregation or validation (the others go to Feast's plan)."""
+    view = task.feature_view
+    return (
+        task.only_latest
+        and type(view) is FeatureView
+        and view.batch_source is not None
+        and DUMMY_ENTITY_NAME not in view.entities  # entity-less views have no key to group by
+        and view.online
+        and not view.offline
+        and not getattr(view, "source_views", None)
+        and not getattr(view, "feature_transformation", None)
+        and not getattr(view, "aggregations", None)
+        and not getattr(view, "enable_validation", False)
+    )
+
+
+def latest_rows(
+    offline_store: Any, config: RepoConfig, task: MaterializationTask, entities: list[Any]
+) -> RetrievalJob:
+    """The offline store's job for each entity's latest row in the task's window (a view
+    `latest_only` takes)."""
+    view = task.feature_view
+    keys, features, ts, created = column_names(view, entities)
+    return offline_store.pull_latest_from_table_or_query(
+        config=config,
+        data_source=_source(task),
+        join_key_columns=keys,
+        feature_name_columns=features,
+        timestamp_field=ts,
+        created_timestamp_column=created,
+        start_date=task.start_time,
+        end_date=task.end_time,
+    )
+
+
+def field_mapping(task: MaterializationTask) -> dict[str, str]:
+    """The view's source's field mapping: offline column -> the name the view stores."""
+    return _source(task).field_mapping
+
+
+def stored_names(table: pa.Table, task: MaterializationTask) -> pa.Table:
+    """The offline columns under the names the view stores."""
+    mapping = field_mapping(task)
+    return table.rename_columns([mapping.get(c, c) for c in table.column_names])
+
+
+def _source(task: MaterializationTask) -> Any:
+    source = task.feature_view.batch_source
+    assert source is not None  # latest_only admits only views with a batch source
+    return source

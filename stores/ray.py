@@ -23,7 +23,6 @@ from typing import Any, Literal
 import pyarrow as pa
 import ray
 from feast import FeatureView
-from feast.feature_view import DUMMY_ENTITY_NAME
 from feast.infra.common.materialization_job import (
     MaterializationJob,
     MaterializationJobStatus,
@@ -43,29 +42,13 @@ from feast.infra.ray_initializer import ensure_ray_initialized
 from feast.infra.ray_shared_utils import apply_field_mapping
 from feast.infra.registry.base_registry import BaseRegistry
 
+from stores.engine import field_mapping, latest_only, latest_rows, stored_names
 from stores.errors import StoreError
-from stores.feast_private import arrow_rows, column_names
+from stores.feast_private import arrow_rows
 
 
 class RayBulkComputeEngineConfig(RayComputeEngineConfig):
     type: Literal["stores.ray.RayBulkComputeEngine"] = "stores.ray.RayBulkComputeEngine"  # type: ignore[assignment]
-
-
-def plain(task: MaterializationTask) -> bool:
-    """A view this engine's plan takes: keyed, online only, read as it is stored."""
-    view = task.feature_view
-    return (
-        task.only_latest
-        and type(view) is FeatureView
-        and view.batch_source is not None
-        and DUMMY_ENTITY_NAME not in view.entities  # no key to take the latest row by
-        and view.online
-        and not view.offline
-        and not getattr(view, "source_views", None)
-        and not getattr(view, "feature_transformation", None)
-        and not getattr(view, "aggregations", None)
-        and not getattr(view, "enable_validation", False)
-    )
 
 
 class LatestRowsNode(DAGNode):
@@ -78,25 +61,12 @@ class LatestRowsNode(DAGNode):
 
     def execute(self, context: ExecutionContext) -> DAGValue:
         view = self.task.feature_view
-        source = view.batch_source
-        assert source is not None  # `plain` takes only views with a batch source
-        keys, features, ts, created = column_names(view, context.entity_defs)
-        job = context.offline_store.pull_latest_from_table_or_query(
-            config=context.repo_config,
-            data_source=source,
-            join_key_columns=keys,
-            feature_name_columns=features,
-            timestamp_field=ts,
-            created_timestamp_column=created,
-            start_date=self.task.start_time,
-            end_date=self.task.end_time,
-        )
+        config, entities = context.repo_config, context.entity_defs
+        job = latest_rows(context.offline_store, config, self.task, entities)
         if hasattr(job, "to_ray_dataset"):  # Feast's Ray offline store: stays on the cluster
-            dataset = apply_field_mapping(job.to_ray_dataset(), source.field_mapping)
+            dataset = apply_field_mapping(job.to_ray_dataset(), field_mapping(self.task))
         else:
-            table = job.to_arrow()
-            mapping = source.field_mapping
-            table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
+            table = stored_names(job.to_arrow(), self.task)
             dataset = ray.data.from_arrow(blocks(table, self.rows_per_block))
         return DAGValue(data=dataset, format=DAGFormat.RAY, metadata={"view": view.name})
 
@@ -182,7 +152,7 @@ class RayBulkComputeEngine(RayComputeEngine):
         **kwargs: Any,
     ) -> MaterializationJob:
         self.start()
-        if from_offline_store or not plain(task):
+        if from_offline_store or not latest_only(task):
             return super()._materialize_one(registry, task, from_offline_store, **kwargs)
         view = task.feature_view
         job_id = f"{view.name}-{task.start_time}-{task.end_time}"

@@ -156,6 +156,12 @@ def _arrow_job(job: RetrievalJob, config: RepoConfig) -> RetrievalJob:
     )
 
 
+def _pulled(pull: Any, config: RepoConfig, data_source: DataSource, *args: Any) -> RetrievalJob:
+    """Feast's Spark `pull` over the SparkSource of `data_source`, answered through Arrow."""
+    session(config)
+    return _arrow_job(pull(config, spark_source(data_source, config), *args), config)
+
+
 class FileSparkOfflineStore(SparkOfflineStore):
     @staticmethod
     def get_historical_features(  # type: ignore[override]
@@ -188,12 +194,11 @@ class FileSparkOfflineStore(SparkOfflineStore):
         start_date: Any,
         end_date: Any,
     ) -> RetrievalJob:
-        session(config)
-        job = SparkOfflineStore.pull_latest_from_table_or_query(
-            config, spark_source(data_source, config), join_key_columns, feature_name_columns,
-            timestamp_field, created_timestamp_column, start_date, end_date,
+        return _pulled(
+            SparkOfflineStore.pull_latest_from_table_or_query, config, data_source,
+            join_key_columns, feature_name_columns, timestamp_field, created_timestamp_column,
+            start_date, end_date,
         )  # fmt: skip
-        return _arrow_job(job, config)
 
     @staticmethod
     def pull_all_from_table_or_query(  # type: ignore[override]
@@ -206,12 +211,11 @@ class FileSparkOfflineStore(SparkOfflineStore):
         start_date: Any = None,
         end_date: Any = None,
     ) -> RetrievalJob:
-        session(config)
-        job = SparkOfflineStore.pull_all_from_table_or_query(
-            config, spark_source(data_source, config), join_key_columns, feature_name_columns,
-            timestamp_field, created_timestamp_column, start_date, end_date,
+        return _pulled(
+            SparkOfflineStore.pull_all_from_table_or_query, config, data_source,
+            join_key_columns, feature_name_columns, timestamp_field, created_timestamp_column,
+            start_date, end_date,
         )  # fmt: skip
-        return _arrow_job(job, config)
 
     @staticmethod
     def offline_write_batch(config: RepoConfig, feature_view: FeatureView, table, progress):
