@@ -114,8 +114,11 @@ def check_hidden(store: "FeatureStore", projection, frame: pd.DataFrame) -> None
 
 def check_view(con: "duckdb.DuckDBPyConnection", table: ViewTable, frame: pd.DataFrame) -> None:
     known = known_values(con, table, frame[[ROW_ID, TIMESTAMP, *table.keys.values()]])
+    placed = _Rows.of(frame, known)
     offenders = {
-        name: rows for name in table.features if len(rows := _offending_rows(frame, known, name))
+        name: bad
+        for name in table.features
+        if len(bad := _offending_rows(frame, known, name, placed))
     }
     if offenders:
         name, rows = next(iter(offenders.items()))
@@ -141,8 +144,9 @@ def known_values(
     )
     keys = ", ".join(f'"{k}"' for k in table.keys)
     features = ", ".join(f'f."{n}"' for n in table.features)
+    read = ", ".join(f'"{c}"' for c in dict.fromkeys([*table.keys, *table.features]))
     sql = f"""
-        WITH f AS (SELECT *, "{table.timestamp}" AS _ts FROM read_parquet('{table.path}')),
+        WITH f AS (SELECT {read}, "{table.timestamp}" AS _ts FROM read_parquet('{table.path}')),
         stamps AS (SELECT DISTINCT {keys}, _ts FROM f),
         a AS (
             SELECT e.{ROW_ID} AS {ROW_ID}, e.{TIMESTAMP} AS t, s._ts AS known_ts,
@@ -162,20 +166,38 @@ def _us(delta: timedelta) -> int:
     return int(delta / timedelta(microseconds=1))
 
 
-def _offending_rows(frame: pd.DataFrame, known: pd.DataFrame, name: str) -> list[int]:
+@dataclass(frozen=True)
+class _Rows:
+    """Where each of `known`'s rows is in the frame, and which row id it is one of: decided
+    once per view, not once per feature."""
+
+    at: np.ndarray  # position in the frame of each known row's row_id
+    group: np.ndarray  # each known row's index into `ids`
+    ids: np.ndarray  # the distinct row ids of `known`
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, known: pd.DataFrame) -> "_Rows":
+        at = pd.Index(frame[ROW_ID]).get_indexer(known[ROW_ID])
+        if (at < 0).any():
+            raise DataError("the leakage guard found a row id that is not in the frame")
+        group, ids = pd.factorize(known[ROW_ID].to_numpy())
+        return cls(at, group, np.asarray(ids))
+
+
+def _offending_rows(frame: pd.DataFrame, known: pd.DataFrame, name: str, rows: _Rows) -> list[int]:
     """Row ids whose value in `frame` matches none of the rows known at their time."""
-    got_values = frame.set_index(ROW_ID)[name].reindex(known[ROW_ID])
+    got_values = frame[name]
     if pd.api.types.is_numeric_dtype(got_values) or pd.api.types.is_bool_dtype(got_values):
-        got = got_values.astype("float64").to_numpy()
-        want = known[name].astype("float64").to_numpy()
+        got = got_values.to_numpy("float64", na_value=np.nan)[rows.at]
+        want = known[name].to_numpy("float64", na_value=np.nan)
         same = (np.isnan(got) & np.isnan(want)) | np.isclose(got, want, rtol=1e-12, atol=0)
     else:  # a category: equal strings, or missing on both sides
-        got_text = got_values.astype("string").reset_index(drop=True)
+        got_text = got_values.astype("string").iloc[rows.at].reset_index(drop=True)
         want_text = known[name].astype("string").reset_index(drop=True)
         equal = (got_text == want_text).fillna(False).to_numpy(bool)
         same = equal | (got_text.isna() & want_text.isna()).to_numpy()
-    ok = pd.Series(same).groupby(known[ROW_ID].to_numpy()).any()
-    return sorted(int(row) for row in ok.index[~ok.to_numpy()])
+    ok = np.bincount(rows.group, weights=same, minlength=len(rows.ids)) > 0
+    return sorted(int(row) for row in rows.ids[~ok])
 
 
 def _example(

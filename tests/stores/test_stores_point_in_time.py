@@ -242,3 +242,43 @@ def test_a_partial_join_key_map_keeps_the_other_keys(tmp_path) -> None:
     )
     join = view_join(view.with_join_key_map({"a_id": "origin_a"}), ["pairs:z"], False)
     assert sorted(join.keys) == [("a_id", "origin_a"), ("b_id", "b_id")]
+
+
+def test_an_on_demand_view_is_given_only_its_declared_inputs(tmp_path) -> None:
+    """The offline store hands an on-demand view its source views' features and its request
+    fields, as the online server does, never the rest of the frame."""
+    import pyarrow as pa
+    from feast import Entity, FeatureView, Field, FileSource, RequestSource
+    from feast.on_demand_feature_view import on_demand_feature_view
+    from feast.types import Float64, Int64
+    from feast.value_type import ValueType
+
+    from stores.offline import DeclaredInputs
+
+    view = FeatureView(
+        name="legs",
+        entities=[Entity(name="plane", join_keys=["plane_id"], value_type=ValueType.INT64)],
+        schema=[Field(name="delay", dtype=Float64), Field(name="other", dtype=Float64)],
+        source=FileSource(path=str(tmp_path / "legs.parquet"), timestamp_field="ts"),
+    )
+    request = RequestSource(name="ask", schema=[Field(name="distance", dtype=Int64)])
+    seen: list[list[str]] = []
+
+    @on_demand_feature_view(
+        sources=[view[["delay"]], request],
+        schema=[Field(name="seen", dtype=Int64)],
+        mode="python",
+    )
+    def given(inputs: dict) -> dict:
+        seen.append(sorted(inputs))
+        return {"seen": [len(inputs)] * len(inputs["delay"])}
+
+    table = pa.table(
+        {"row_id": [1, 2], "plane_id": [7, 8], "delay": [1.0, 2.0], "other": [3.0, 4.0],
+         "distance": [100, 200], "unrelated": ["a", "b"]}
+    )  # fmt: skip
+    out = DeclaredInputs(given).transform_arrow(table)
+    # Feast adds the view-prefixed name of a source feature itself
+    assert seen == [["delay", "distance", "legs__delay"]]
+    assert out["seen"].to_pylist() == [3, 3]
+    assert DeclaredInputs(given).name == "given"  # everything else is the view's own
